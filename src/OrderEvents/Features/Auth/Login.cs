@@ -1,0 +1,39 @@
+using System.Security.Claims;
+using Marten;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Identity;
+using OrderEvents.Infrastructure.Auth;
+using Wolverine.Http;
+
+namespace OrderEvents.Features.Auth;
+
+public sealed record LoginRequest(string Email, string Password);
+
+public sealed record TokenResponse(string AccessToken, string TokenType, int ExpiresIn);
+
+public sealed record CurrentUser(long Id, string Email, string Role);
+
+public static class LoginEndpoint
+{
+    // Verifying against a throwaway hash when the email is unknown keeps both failures equally slow,
+    // so response times do not reveal which emails are registered.
+    private static readonly string UnknownUserHash = new PasswordHasher<User>().HashPassword(new User(), Guid.NewGuid().ToString());
+
+    [AllowAnonymous]
+    [WolverinePost("/api/auth/login")]
+    public static async Task<IResult> Post(LoginRequest request, IQuerySession session, IPasswordHasher<User> hasher, TokenIssuer tokens)
+    {
+        var email = User.NormalizeEmail(request.Email ?? "");
+        var user = await session.Query<User>().FirstOrDefaultAsync(u => u.Email == email);
+        var verdict = hasher.VerifyHashedPassword(user ?? new User(), user?.PasswordHash ?? UnknownUserHash, request.Password ?? "");
+        if (user is null || verdict == PasswordVerificationResult.Failed)
+            return Results.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "Invalid email or password");
+
+        var (token, expiresIn) = tokens.Issue(user);
+        return Results.Ok(new TokenResponse(token, "Bearer", expiresIn));
+    }
+
+    [WolverineGet("/api/auth/me")]
+    public static CurrentUser Me(ClaimsPrincipal principal) =>
+        new(principal.UserId(), principal.FindFirstValue("email") ?? "", principal.FindFirstValue("role") ?? AuthSetup.UserRole);
+}

@@ -1,0 +1,47 @@
+using FluentValidation;
+using Marten;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Identity;
+using Microsoft.AspNetCore.Mvc;
+using OrderEvents.Infrastructure.Http;
+using Wolverine.Http;
+
+namespace OrderEvents.Features.Auth;
+
+public sealed record RegisterRequest(string Email, string Password);
+
+public sealed record RegisteredUser(long Id, string Email);
+
+public sealed class RegisterRequestValidator : AbstractValidator<RegisterRequest>
+{
+    public RegisterRequestValidator()
+    {
+        RuleFor(x => x.Email).NotEmpty().MaximumLength(254).EmailAddress();
+        RuleFor(x => x.Password).NotEmpty().MinimumLength(8).MaximumLength(128);
+    }
+}
+
+public static class RegisterEndpoint
+{
+    public static async Task<ProblemDetails> ValidateAsync(RegisterRequest request, IValidator<RegisterRequest> validator, IQuerySession session)
+    {
+        var problems = validator.Check(request);
+        if (problems != WolverineContinue.NoProblems) return problems;
+
+        // The unique index on Email still guards the race between two registrations (409 as well).
+        var email = User.NormalizeEmail(request.Email);
+        return await session.Query<User>().AnyAsync(user => user.Email == email)
+            ? Validation.Conflict($"The email '{email}' is already registered.")
+            : WolverineContinue.NoProblems;
+    }
+
+    [AllowAnonymous]
+    [WolverinePost("/api/auth/register")]
+    public static IResult Post(RegisterRequest request, IDocumentSession session, IPasswordHasher<User> hasher, TimeProvider clock)
+    {
+        var user = new User { Email = User.NormalizeEmail(request.Email), CreatedAt = clock.GetUtcNow() };
+        user.PasswordHash = hasher.HashPassword(user, request.Password);
+        session.Insert(user); // assigns the numeric id
+        return Results.Created("/api/auth/me", new RegisteredUser(user.Id, user.Email));
+    }
+}

@@ -1,0 +1,68 @@
+using System.Security.Claims;
+using FluentValidation;
+using Marten;
+using Microsoft.AspNetCore.Mvc;
+using OrderEvents.Features.Products;
+using OrderEvents.Infrastructure.Auth;
+using OrderEvents.Infrastructure.Http;
+using Wolverine.Attributes;
+using Wolverine.Http;
+
+namespace OrderEvents.Features.Orders;
+
+public sealed record CreateOrderRequest(IReadOnlyList<OrderLine>? Items);
+
+public sealed record OrderLine(long ProductId, int Quantity);
+
+public sealed class CreateOrderRequestValidator : AbstractValidator<CreateOrderRequest>
+{
+    public const int MaxItems = 100;
+    public const int MaxQuantity = 1000;
+
+    public CreateOrderRequestValidator()
+    {
+        RuleFor(x => x.Items).NotEmpty().WithMessage("An order needs at least one item.")
+            .Must(items => items!.Count <= MaxItems).WithMessage($"An order can have at most {MaxItems} items.")
+            .Must(items => items!.Select(item => item.ProductId).Distinct().Count() == items!.Count)
+            .WithMessage("Each product may appear only once; raise its quantity instead.")
+            .When(x => x.Items is { Count: > 0 }, ApplyConditionTo.CurrentValidator);
+        RuleForEach(x => x.Items).ChildRules(item =>
+        {
+            item.RuleFor(line => line.ProductId).GreaterThan(0);
+            item.RuleFor(line => line.Quantity).InclusiveBetween(1, MaxQuantity);
+        });
+    }
+}
+
+/// <summary>The requested products that exist and can be ordered, by id.</summary>
+public sealed record OrderableProducts(IReadOnlyDictionary<long, Product> ById, IReadOnlyList<long> Unavailable);
+
+public static class CreateOrderEndpoint
+{
+    public static ProblemDetails Validate(CreateOrderRequest request, IValidator<CreateOrderRequest> validator) =>
+        validator.Check(request);
+
+    public static async Task<OrderableProducts> LoadAsync(CreateOrderRequest request, IQuerySession session, CancellationToken cancellationToken)
+    {
+        var ids = request.Items!.Select(item => item.ProductId).ToArray();
+        var found = await session.LoadManyAsync<Product>(cancellationToken, ids);
+        var orderable = found.Where(product => product.Status == ProductStatus.Active).ToDictionary(product => product.Id);
+        return new OrderableProducts(orderable, ids.Where(id => !orderable.ContainsKey(id)).ToList());
+    }
+
+    [WolverineBefore]
+    public static ProblemDetails RequireOrderableProducts(OrderableProducts products) =>
+        products.Unavailable.Count == 0
+            ? WolverineContinue.NoProblems
+            : Validation.NotFound($"Unknown or inactive products: {string.Join(", ", products.Unavailable)}.");
+
+    /// <summary>Stores the order and its ORDER_CREATED event in one transaction (Wolverine's outbox).</summary>
+    [WolverinePost("/api/orders")]
+    public static (IResult, OrderEvent) Post(
+        CreateOrderRequest request, OrderableProducts products, ClaimsPrincipal user, IDocumentSession session, TimeProvider clock)
+    {
+        var order = Order.Place(user.UserId(), request.Items!.Select(line => (products.ById[line.ProductId], line.Quantity)), clock.GetUtcNow());
+        session.Insert(order); // assigns the numeric id the event and the Location need
+        return (Results.Created($"/api/orders/{order.Id}", OrderResponse.From(order)), OrderEvent.For(order, OrderEventTypes.Created));
+    }
+}

@@ -1,0 +1,55 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace OrderEvents.Features.Orders;
+
+/// <summary>
+/// The record published to the `order-events` topic (key = order id), read by non-Wolverine consumers too:
+/// <c>{"eventId","eventType","timestamp","orderId","userId","totalAmount"}</c>, camelCase, timestamp in UTC with
+/// milliseconds ("2025-01-30T10:15:30.123Z").
+/// </summary>
+public sealed record OrderEvent(
+    Guid EventId,
+    string EventType,
+    [property: JsonConverter(typeof(UtcMillisecondsConverter))] DateTimeOffset Timestamp,
+    long OrderId,
+    long UserId,
+    decimal TotalAmount)
+{
+    public static OrderEvent For(Order order, string eventType) => new(
+        Guid.CreateVersion7(),
+        eventType,
+        order.UpdatedAt,
+        order.Id,
+        order.UserId,
+        // 15000.00 -> 15000: the amount reads the same however the catalog price was typed.
+        order.TotalAmount / 1.000000000000000000000000000000000m);
+}
+
+public static class OrderEventTypes
+{
+    public const string Created = "ORDER_CREATED";
+    public const string Paid = "ORDER_PAID";
+    public const string Cancelled = "ORDER_CANCELLED";
+
+    public static string For(OrderStatus status) => status switch
+    {
+        OrderStatus.Pending => Created,
+        OrderStatus.Paid => Paid,
+        OrderStatus.Cancelled => Cancelled,
+        _ => throw new ArgumentOutOfRangeException(nameof(status), status, null),
+    };
+}
+
+/// <summary>ISO-8601 in UTC with exactly three fractional digits and a 'Z', as the event contract says.</summary>
+public sealed class UtcMillisecondsConverter : JsonConverter<DateTimeOffset>
+{
+    private const string Format = "yyyy-MM-dd'T'HH:mm:ss.fff'Z'";
+
+    public override DateTimeOffset Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
+        DateTimeOffset.Parse(reader.GetString()!, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal);
+
+    public override void Write(Utf8JsonWriter writer, DateTimeOffset value, JsonSerializerOptions options) =>
+        writer.WriteStringValue(value.UtcDateTime.ToString(Format, CultureInfo.InvariantCulture));
+}

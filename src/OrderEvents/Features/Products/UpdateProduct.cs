@@ -1,0 +1,51 @@
+using FluentValidation;
+using Marten;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Mvc;
+using OrderEvents.Infrastructure.Auth;
+using OrderEvents.Infrastructure.Http;
+using Wolverine.Attributes;
+using Wolverine.Http;
+using Wolverine.Marten;
+
+namespace OrderEvents.Features.Products;
+
+/// <summary>Partial update: only the fields that are present change. Existing orders keep their price snapshot.</summary>
+public sealed record UpdateProductRequest(string? Name, decimal? Price, ProductStatus? Status);
+
+public sealed class UpdateProductRequestValidator : AbstractValidator<UpdateProductRequest>
+{
+    public UpdateProductRequestValidator()
+    {
+        RuleFor(x => x.Name).NotEmpty().MaximumLength(200).When(x => x.Name is not null);
+        RuleFor(x => x.Price!.Value).GreaterThan(0).PrecisionScale(18, 2, ignoreTrailingZeros: true)
+            .OverridePropertyName(nameof(UpdateProductRequest.Price)).When(x => x.Price is not null);
+        RuleFor(x => x.Status).IsInEnum();
+    }
+}
+
+public static class UpdateProductEndpoint
+{
+    public static ProblemDetails Validate(UpdateProductRequest request, IValidator<UpdateProductRequest> validator) =>
+        validator.Check(request);
+
+    public static Task<Product?> LoadAsync(long id, IDocumentSession session) => session.LoadAsync<Product>(id);
+
+    [WolverineBefore]
+    public static ProblemDetails RequireProduct(long id, Product? product) =>
+        product is null ? Validation.NotFound($"Product {id} does not exist.") : WolverineContinue.NoProblems;
+
+    [Authorize(Roles = AuthSetup.AdminRole)]
+    [WolverinePatch("/api/products/{id}")]
+    public static (ProductResponse, IMartenOp) Patch(UpdateProductRequest request, [NotBody] Product product)
+    {
+        var updated = new Product
+        {
+            Id = product.Id,
+            Name = request.Name?.Trim() ?? product.Name,
+            Price = request.Price ?? product.Price,
+            Status = request.Status ?? product.Status,
+        };
+        return (ProductResponse.From(updated), MartenOps.Store(updated));
+    }
+}

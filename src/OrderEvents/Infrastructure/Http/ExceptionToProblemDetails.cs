@@ -1,0 +1,39 @@
+using System.Text.Json;
+using JasperFx;
+using Marten.Exceptions;
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Mvc;
+using Npgsql;
+
+namespace OrderEvents.Infrastructure.Http;
+
+/// <summary>
+/// Turns the exceptions that mean "your request lost a race" or "your request is unreadable" into 4xx
+/// ProblemDetails; anything else stays a 500 (and is logged by the framework).
+/// </summary>
+public sealed class ExceptionToProblemDetails(IProblemDetailsService problemDetails) : IExceptionHandler
+{
+    public async ValueTask<bool> TryHandleAsync(HttpContext context, Exception exception, CancellationToken cancellationToken)
+    {
+        var (status, title, detail) = Classify(exception);
+        if (status == 0) return false;
+
+        context.Response.StatusCode = status;
+        return await problemDetails.TryWriteAsync(new ProblemDetailsContext
+        {
+            HttpContext = context,
+            Exception = exception,
+            ProblemDetails = new ProblemDetails { Status = status, Title = title, Detail = detail },
+        });
+    }
+
+    private static (int Status, string Title, string Detail) Classify(Exception exception) => exception switch
+    {
+        ConcurrencyException or MartenCommandException { InnerException: PostgresException { SqlState: PostgresErrorCodes.UniqueViolation } }
+            or DocumentAlreadyExistsException =>
+            (StatusCodes.Status409Conflict, "Conflict", "The resource was changed by another request; reload it and retry."),
+        BadHttpRequestException or JsonException =>
+            (StatusCodes.Status400BadRequest, "Bad request", "The request body is missing or is not valid JSON for this endpoint."),
+        _ => (0, "", ""),
+    };
+}

@@ -1,0 +1,90 @@
+using JasperFx.Core;
+using JasperFx;
+using Marten.Exceptions;
+using Npgsql;
+using OrderEvents.Features.Orders;
+using Wolverine;
+using Wolverine.ErrorHandling;
+using Wolverine.Kafka;
+
+namespace OrderEvents.Infrastructure.Kafka;
+
+public static class MessagingSetup
+{
+    /// <summary>
+    /// Wolverine: handlers run in Marten transactions, every outgoing message goes through the durable
+    /// outbox (committed with the business change), and order events travel on Kafka when it is enabled,
+    /// else on a durable local queue to the same handler.
+    /// </summary>
+    public static WebApplicationBuilder AddMessaging(this WebApplicationBuilder builder)
+    {
+        var kafka = KafkaSettings.From(builder.Configuration);
+        var brokers = kafka.Brokers;
+        if (kafka.UseEmbeddedBroker)
+        {
+            var embedded = EmbeddedKafkaBrokerExtensions.StartWithServiceTopics();
+            builder.Services.AddEmbeddedKafkaBroker(embedded);
+            brokers = embedded.BootstrapServers;
+        }
+
+        builder.Services.AddSingleton(kafka);
+        builder.Host.UseWolverine(opts =>
+        {
+            opts.ServiceName = "OrderEvents";
+            opts.UseRuntimeCompilation();
+            opts.Policies.AutoApplyTransactions();
+            opts.Policies.UseDurableLocalQueues();
+            opts.Policies.UseDurableOutboxOnAllSendingEndpoints();
+
+            // A duplicate delivery racing its twin to the notification insert: the twin already did the work.
+            opts.OnException<DocumentAlreadyExistsException>().Discard();
+            // PostgreSQL blips: retry in place (keeps per-partition order), then dead-letter.
+            opts.OnException<NpgsqlException>()
+                .RetryWithCooldown(50.Milliseconds(), 250.Milliseconds(), 1.Seconds(), 3.Seconds());
+
+            if (kafka.Enabled) UseKafka(opts, kafka, brokers!);
+            else
+            {
+                opts.PublishMessage<OrderEvent>().ToLocalQueue(KafkaSettings.OrderEventsTopic).UseDurableInbox();
+            }
+        });
+        return builder;
+    }
+
+    private static void UseKafka(WolverineOptions opts, KafkaSettings kafka, string brokers)
+    {
+        opts.UseKafka(brokers)
+            .ConfigureClient(client => client.ClientId = kafka.ClientId)
+            .ConfigureProducers(producer =>
+            {
+                producer.Acks = Confluent.Kafka.Acks.All;
+                producer.EnableIdempotence = true;
+                producer.LingerMs = 1;
+            })
+            .ConfigureConsumers(consumer =>
+            {
+                consumer.GroupId = kafka.GroupId;
+                // A new group reads the topic from its start: nothing published before its first run is missed.
+                consumer.AutoOffsetReset = Confluent.Kafka.AutoOffsetReset.Earliest;
+                consumer.FetchWaitMaxMs = 10;
+                consumer.SessionTimeoutMs = 6000;
+                consumer.HeartbeatIntervalMs = 500;
+            })
+            .DeadLetterQueueTopicName(KafkaSettings.DeadLetterTopic);
+
+        opts.PublishMessage<OrderEvent>()
+            .ToKafkaTopic(KafkaSettings.OrderEventsTopic)
+            // Record key = order id: all events of one order land on one partition, in order.
+            .CustomizeOutgoingMessagesOfType<OrderEvent>((envelope, orderEvent) => envelope.PartitionKey = orderEvent.OrderId.ToString())
+            .UseDurableOutbox();
+
+        // A topic-group listener is its own endpoint, so it can process inline while the publishing endpoint
+        // of the same topic stays durable (one Kafka endpoint has a single mode for both directions).
+        opts.ListenToKafkaTopics(KafkaSettings.OrderEventsTopic)
+            // Records from non-Wolverine producers carry no message-type header: they are order events.
+            .DefaultIncomingMessage<OrderEvent>()
+            // One record at a time per partition; its offset is stored only after the handler's transaction committed.
+            .ProcessInline()
+            .EnableNativeDeadLetterQueue();
+    }
+}
