@@ -1,0 +1,95 @@
+using System.Net.Http.Headers;
+using Alba;
+using JasperFx.CommandLine;
+using JasperFx.Core;
+using Marten;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using OrderEvents.Features.Auth;
+using OrderEvents.Infrastructure.Kafka;
+using Wolverine;
+
+namespace OrderEvents.Tests.Support;
+
+/// <summary>
+/// The real app (Program) in an Alba host, on its own PostgreSQL database and its own Kafka-protocol broker
+/// (the embedded one, or KAFKA_BROKERS with a private consumer group), shared by one test collection.
+/// </summary>
+public class AppFixture : IAsyncLifetime
+{
+    public const string AdminEmail = "admin@tests.local";
+
+    private IAlbaHost? _host;
+
+    public IAlbaHost Host => _host ?? throw new InvalidOperationException("The host is not started");
+
+    /// <summary>The embedded broker, or null when the tests run against KAFKA_BROKERS.</summary>
+    public EmbeddedKafkaBroker? Broker { get; private set; }
+
+    public string BootstrapServers { get; private set; } = "";
+
+    public string ConnectionString { get; private set; } = "";
+
+    public string ConsumerGroup { get; } = "tests-" + Guid.NewGuid().ToString("N")[..8];
+
+    protected virtual bool KafkaEnabled => true;
+
+    public async Task InitializeAsync()
+    {
+        JasperFxEnvironment.AutoStartHost = true;
+        ConnectionString = await TestPostgres.CreateDatabaseAsync();
+
+        if (KafkaEnabled)
+        {
+            var external = Environment.GetEnvironmentVariable("KAFKA_BROKERS");
+            if (string.IsNullOrWhiteSpace(external))
+            {
+                Broker = EmbeddedKafkaBrokerExtensions.StartWithServiceTopics();
+                BootstrapServers = Broker.BootstrapServers;
+            }
+            else BootstrapServers = external;
+        }
+
+        _host = await AlbaHost.For<Program>(builder =>
+        {
+            builder.UseSetting("ConnectionStrings:Postgres", ConnectionString);
+            builder.UseSetting("KAFKA_ENABLED", KafkaEnabled ? "true" : "false");
+            builder.UseSetting("KAFKA_BROKERS", BootstrapServers);
+            builder.UseSetting("KAFKA_GROUP_ID", ConsumerGroup);
+            builder.UseSetting("Auth:AdminEmails", AdminEmail);
+            builder.UseSetting("Catalog:SeedDemoProducts", "true");
+            builder.ConfigureServices(services => services.RunWolverineInSoloMode());
+        });
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_host != null)
+        {
+            await _host.StopAsync();
+            await _host.DisposeAsync();
+        }
+
+        Broker?.Dispose();
+    }
+
+    public IDocumentStore Store => Host.Services.GetRequiredService<IDocumentStore>();
+}
+
+/// <summary>The same app with KAFKA_ENABLED=false: events go through a durable local queue.</summary>
+public sealed class KafkaDisabledAppFixture : AppFixture
+{
+    protected override bool KafkaEnabled => false;
+}
+
+[CollectionDefinition(Name)]
+public sealed class AppCollection : ICollectionFixture<AppFixture>
+{
+    public const string Name = "app";
+}
+
+[CollectionDefinition(Name)]
+public sealed class KafkaDisabledCollection : ICollectionFixture<KafkaDisabledAppFixture>
+{
+    public const string Name = "kafka-disabled";
+}

@@ -1,0 +1,75 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Alba;
+using JasperFx.Core;
+using Marten;
+using Microsoft.Extensions.DependencyInjection;
+using OrderEvents.Features.Auth;
+using OrderEvents.Features.Notifications;
+using OrderEvents.Infrastructure.Http;
+using Wolverine.Tracking;
+
+namespace OrderEvents.Tests.Support;
+
+/// <summary>Base class of the scenario tests: a clean database (seeded catalog) before every test, and helpers.</summary>
+public abstract class IntegrationContext(AppFixture fixture) : IAsyncLifetime
+{
+    protected static readonly TimeSpan TrackingTimeout = 30.Seconds();
+
+    protected AppFixture Fixture { get; } = fixture;
+
+    protected IAlbaHost Host => Fixture.Host;
+
+    protected IDocumentStore Store => Fixture.Store;
+
+    public virtual async Task InitializeAsync() => await Host.ResetAllMartenDataAsync();
+
+    public virtual Task DisposeAsync() => Task.CompletedTask;
+
+    /// <summary>Runs an HTTP scenario and waits until every message it caused (through Kafka too) was handled.</summary>
+    protected async Task<(ITrackedSession Tracked, IScenarioResult Result)> TrackedHttpCall(Action<Scenario> configure)
+    {
+        IScenarioResult result = null!;
+        var tracked = await Host.TrackActivity()
+            .IncludeExternalTransports()
+            .Timeout(TrackingTimeout)
+            .ExecuteAndWaitAsync((Func<Wolverine.IMessageContext, Task>)(async _ => result = await Host.Scenario(configure)));
+        return (tracked, result);
+    }
+
+    protected async Task<TestUser> RegisterAndLogin(string? email = null, string password = "correct-horse-battery")
+    {
+        email ??= $"user-{Guid.NewGuid():N}@tests.local";
+        var registered = await Host.Scenario(s =>
+        {
+            s.Post.Json(new RegisterRequest(email, password)).ToUrl("/api/auth/register");
+            s.StatusCodeShouldBe(HttpStatusCode.Created);
+        });
+        var user = await registered.ReadAsJsonAsync<RegisteredUser>();
+        var login = await Host.Scenario(s =>
+        {
+            s.Post.Json(new LoginRequest(email, password)).ToUrl("/api/auth/login");
+            s.StatusCodeShouldBe(HttpStatusCode.OK);
+        });
+        var token = await login.ReadAsJsonAsync<TokenResponse>();
+        return new TestUser(user!.Id, email, token!.AccessToken);
+    }
+
+    protected Task<TestUser> LoginAsAdmin() => RegisterAndLogin(AppFixture.AdminEmail);
+
+    protected async Task<IReadOnlyList<NotificationResponse>> NotificationsOf(TestUser user)
+    {
+        var result = await Host.Scenario(s =>
+        {
+            s.Get.Url("/api/notifications?pageSize=100");
+            s.WithBearerToken(user.Token);
+        });
+        return (await result.ReadAsJsonAsync<Page<NotificationResponse>>())!.Items;
+    }
+
+    protected static async Task<JsonElement> ReadJson(IScenarioResult result) =>
+        JsonDocument.Parse(await result.ReadAsTextAsync()).RootElement.Clone();
+}
+
+public sealed record TestUser(long Id, string Email, string Token);

@@ -1,0 +1,66 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using Npgsql;
+using OrderEvents.Infrastructure.Postgres;
+using Testcontainers.PostgreSql;
+
+namespace OrderEvents.Tests.Support;
+
+/// <summary>
+/// One PostgreSQL server for the whole test run, and a fresh database per app fixture. The server comes from
+/// TEST_POSTGRES (an existing server), else Testcontainers when a Docker engine is reachable, else a throwaway
+/// local cluster run from the machine's PostgreSQL binaries (random port, temp folder, removed at the end).
+/// </summary>
+public static class TestPostgres
+{
+    private static readonly Lazy<Task<string>> Server = new(StartServerAsync);
+    private static EmbeddedPostgres? _embedded;
+    private static PostgreSqlContainer? _container;
+
+    public static async Task<string> CreateDatabaseAsync()
+    {
+        var server = await Server.Value;
+        var name = "orderevents_test_" + Guid.NewGuid().ToString("N")[..10];
+        await using (var connection = new NpgsqlConnection(server))
+        {
+            await connection.OpenAsync();
+            await using var create = new NpgsqlCommand($"create database {name}", connection);
+            await create.ExecuteNonQueryAsync();
+        }
+
+        return new NpgsqlConnectionStringBuilder(server) { Database = name }.ConnectionString;
+    }
+
+    private static async Task<string> StartServerAsync()
+    {
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => Stop();
+
+        if (Environment.GetEnvironmentVariable("TEST_POSTGRES") is { Length: > 0 } existing) return existing;
+
+        if (DockerLooksReachable())
+        {
+            try
+            {
+                _container = new PostgreSqlBuilder("postgres:15-alpine").Build();
+                await _container.StartAsync();
+                return _container.GetConnectionString();
+            }
+            catch (Exception)
+            {
+                // No usable engine after all: fall through to the local binaries.
+                _container = null;
+            }
+        }
+
+        _embedded = EmbeddedPostgres.StartThrowaway(NullLogger.Instance);
+        return new NpgsqlConnectionStringBuilder(_embedded.ConnectionString) { Database = "postgres" }.ConnectionString;
+    }
+
+    private static bool DockerLooksReachable() =>
+        !string.IsNullOrEmpty(Environment.GetEnvironmentVariable("DOCKER_HOST")) || File.Exists("/var/run/docker.sock");
+
+    private static void Stop()
+    {
+        _embedded?.Dispose();
+        _container?.DisposeAsync().AsTask().GetAwaiter().GetResult();
+    }
+}
