@@ -18,10 +18,11 @@ public class KafkaBrokerCommand : JasperFxAsyncCommand<KafkaBrokerInput>
     public override async Task<bool> Execute(KafkaBrokerInput input)
     {
         using var broker = EmbeddedKafkaBrokerExtensions.StartWithServiceTopics();
+        // Written before the announcement, so whoever waits for the line can read the file at once.
+        if (input.BootstrapFileFlag is { } file) await File.WriteAllTextAsync(file, broker.BootstrapServers);
         Console.WriteLine($"Embedded Kafka broker listening at {broker.BootstrapServers}");
         Console.WriteLine($"Topics: {string.Join(", ", KafkaSettings.Topics.Select(t => $"{t.Name} ({t.Partitions} partitions)"))}");
         Console.WriteLine($"Use it with: KAFKA_BROKERS={broker.BootstrapServers}");
-        if (input.BootstrapFileFlag is { } file) await File.WriteAllTextAsync(file, broker.BootstrapServers);
 
         using var stop = new CancellationTokenSource();
         Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Cancel(); };

@@ -1,0 +1,76 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging.Abstractions;
+using Npgsql;
+using OrderEvents.Infrastructure.Postgres;
+
+namespace OrderEvents.Tests.Infrastructure;
+
+/// <summary>The zero-configuration PostgreSQL of `dotnet run`: data survives restarts and crashes.</summary>
+public sealed class EmbeddedPostgresTests : IDisposable
+{
+    private readonly string _dataDirectory = Path.Combine(Path.GetTempPath(), "orderevents-pg-test-" + Guid.NewGuid().ToString("N")[..8]);
+
+    [Fact]
+    public async Task data_survives_a_stop_and_a_new_start()
+    {
+        using (var first = EmbeddedPostgres.StartPersistent(_dataDirectory, NullLogger.Instance))
+        {
+            await Execute(first.ConnectionString, "create table kept (value text); insert into kept values ('still here')");
+        }
+
+        using var second = EmbeddedPostgres.StartPersistent(_dataDirectory, NullLogger.Instance);
+        (await Scalar(second.ConnectionString, "select value from kept")).ShouldBe("still here");
+    }
+
+    [Fact]
+    public async Task a_server_killed_with_sigkill_leaves_a_stale_pid_file_that_the_next_start_recovers_from()
+    {
+        var first = EmbeddedPostgres.StartPersistent(_dataDirectory, NullLogger.Instance);
+        await Execute(first.ConnectionString, "create table kept (value text); insert into kept values ('after a crash')");
+        var postmasterPid = int.Parse(File.ReadLines(Path.Combine(_dataDirectory, "postmaster.pid")).First());
+        using (var postmaster = Process.GetProcessById(postmasterPid))
+        {
+            postmaster.Kill(); // SIGKILL: no shutdown, postmaster.pid stays behind
+            await postmaster.WaitForExitAsync();
+        }
+
+        NpgsqlConnection.ClearAllPools();
+        File.Exists(Path.Combine(_dataDirectory, "postmaster.pid")).ShouldBeTrue();
+
+        using var second = EmbeddedPostgres.StartPersistent(_dataDirectory, NullLogger.Instance);
+        (await Scalar(second.ConnectionString, "select value from kept")).ShouldBe("after a crash");
+    }
+
+    [Fact]
+    public async Task a_server_left_running_by_a_killed_app_is_adopted()
+    {
+        var orphan = EmbeddedPostgres.StartPersistent(_dataDirectory, NullLogger.Instance); // never disposed: the "killed app"
+        await Execute(orphan.ConnectionString, "create table kept (value text); insert into kept values ('adopted')");
+
+        using var next = EmbeddedPostgres.StartPersistent(_dataDirectory, NullLogger.Instance);
+        next.Port.ShouldBe(orphan.Port);
+        (await Scalar(next.ConnectionString, "select value from kept")).ShouldBe("adopted");
+    }
+
+    public void Dispose()
+    {
+        // Stops whatever server a test left running on the folder, then removes it.
+        NpgsqlConnection.ClearAllPools();
+        EmbeddedPostgres.StartPersistent(_dataDirectory, NullLogger.Instance).Stop();
+        Directory.Delete(_dataDirectory, recursive: true);
+    }
+
+    private static async Task Execute(string connectionString, string sql)
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync();
+        await new NpgsqlCommand(sql, connection).ExecuteNonQueryAsync();
+    }
+
+    private static async Task<object?> Scalar(string connectionString, string sql)
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync();
+        return await new NpgsqlCommand(sql, connection).ExecuteScalarAsync();
+    }
+}

@@ -1,0 +1,84 @@
+using System.Diagnostics;
+using Confluent.Kafka;
+using OrderEvents.Infrastructure.Kafka;
+
+namespace OrderEvents.Tests.Infrastructure;
+
+/// <summary>`OrderEvents kafka-broker` runs a broker that plain Kafka clients in other processes can use.</summary>
+public sealed class KafkaBrokerCommandTests
+{
+    [Fact]
+    public async Task the_broker_command_prints_a_bootstrap_that_a_plain_client_can_produce_to_and_consume_from()
+    {
+        var bootstrapFile = Path.Combine(Path.GetTempPath(), $"orderevents-bootstrap-{Guid.NewGuid():N}.txt");
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+        };
+        foreach (var argument in new[] { AppAssemblyInItsOwnOutput(), "kafka-broker", "--bootstrap-file", bootstrapFile })
+            start.ArgumentList.Add(argument);
+        start.Environment["ASPNETCORE_ENVIRONMENT"] = "Development";
+
+        using var broker = Process.Start(start)!;
+        try
+        {
+            // The command announces itself on stdout; read lines until it does (bounded by the process itself).
+            string? line;
+            var bootstrap = "";
+            while ((line = await broker.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(60))) != null)
+            {
+                if (line.StartsWith("Embedded Kafka broker listening at ", StringComparison.Ordinal))
+                {
+                    bootstrap = line["Embedded Kafka broker listening at ".Length..].Trim();
+                    break;
+                }
+            }
+
+            bootstrap.ShouldNotBeEmpty("the command never announced its bootstrap address");
+            bootstrap.ShouldMatch(@"^127\.0\.0\.1:\d+");
+            (await File.ReadAllTextAsync(bootstrapFile)).Trim().ShouldBe(bootstrap);
+
+            var value = $"hello-{Guid.NewGuid():N}";
+            using (var producer = new ProducerBuilder<string, string>(new ProducerConfig { BootstrapServers = bootstrap }).Build())
+            {
+                var delivered = await producer.ProduceAsync(KafkaSettings.OrderEventsTopic, new Message<string, string> { Key = "42", Value = value });
+                delivered.Status.ShouldBe(PersistenceStatus.Persisted);
+            }
+
+            using var consumer = new ConsumerBuilder<string, string>(new ConsumerConfig
+            {
+                BootstrapServers = bootstrap,
+                GroupId = "broker-command-test",
+                AutoOffsetReset = AutoOffsetReset.Earliest,
+            }).Build();
+            consumer.Subscribe(KafkaSettings.OrderEventsTopic);
+            var record = consumer.Consume(TimeSpan.FromSeconds(30));
+            record.ShouldNotBeNull();
+            record.Message.Key.ShouldBe("42");
+            record.Message.Value.ShouldBe(value);
+            consumer.Close();
+        }
+        finally
+        {
+            broker.Kill(entireProcessTree: true);
+            await broker.WaitForExitAsync();
+            File.Delete(bootstrapFile);
+        }
+    }
+
+    /// <summary>
+    /// The app as built in src/OrderEvents/bin: run from the test folder, its CLI would scan the test
+    /// framework's assemblies for commands.
+    /// </summary>
+    private static string AppAssemblyInItsOwnOutput()
+    {
+        var testOutput = AppContext.BaseDirectory;
+        var appOutput = testOutput.Replace(
+            Path.Combine("tests", "OrderEvents.Tests", "bin"), Path.Combine("src", "OrderEvents", "bin"), StringComparison.Ordinal);
+        var assembly = Path.Combine(appOutput, "OrderEvents.dll");
+        File.Exists(assembly).ShouldBeTrue($"Build the solution first: {assembly} is missing");
+        return assembly;
+    }
+}
