@@ -21,11 +21,11 @@ public sealed class CreateOrderRequestValidator : AbstractValidator<CreateOrderR
 
     public CreateOrderRequestValidator()
     {
-        RuleFor(x => x.Items).NotEmpty().WithMessage("An order needs at least one item.")
+        RuleFor(x => x.Items).Cascade(CascadeMode.Stop)
+            .NotEmpty().WithMessage("An order needs at least one item.")
             .Must(items => items!.Count <= MaxItems).WithMessage($"An order can have at most {MaxItems} items.")
             .Must(items => items!.Select(item => item.ProductId).Distinct().Count() == items!.Count)
-            .WithMessage("Each product may appear only once; raise its quantity instead.")
-            .When(x => x.Items is { Count: > 0 }, ApplyConditionTo.CurrentValidator);
+            .WithMessage("Each product may appear only once; raise its quantity instead.");
         RuleForEach(x => x.Items).ChildRules(item =>
         {
             item.RuleFor(line => line.ProductId).GreaterThan(0);
