@@ -1,0 +1,126 @@
+using System.Net;
+using System.Text;
+using Alba;
+using OrderEvents.Tests.Orders;
+using Confluent.Kafka;
+using Marten;
+using OrderEvents.Features.Notifications;
+using OrderEvents.Features.Orders;
+using OrderEvents.Infrastructure.Kafka;
+using OrderEvents.Tests.Support;
+using Wolverine.Tracking;
+
+namespace OrderEvents.Tests.Notifications;
+
+/// <summary>The Kafka listener: at least once in, exactly one notification out.</summary>
+[Collection(AppCollection.Name)]
+public sealed class NotificationTests(AppFixture fixture) : IntegrationContext(fixture)
+{
+    private KafkaProbe Kafka => new(Fixture.BootstrapServers);
+
+    private static string Json(Guid eventId, string eventType, long orderId, long userId, string amount) =>
+        $$"""{"eventId":"{{eventId}}","eventType":"{{eventType}}","timestamp":"2025-01-30T10:15:30.123Z","orderId":{{orderId}},"userId":{{userId}},"totalAmount":{{amount}}}""";
+
+    /// <summary>Produces with a plain client and waits until the listener has handled that many records.</summary>
+    private Task<ITrackedSession> ProduceAndWait(int handled, params (string Key, string Value, Partition? Partition)[] records) =>
+        Host.TrackActivity().IncludeExternalTransports().Timeout(TrackingTimeout)
+            .DoNotAssertOnExceptionsDetected()
+            .WaitForCondition(new HandledCount<OrderEvent>(handled))
+            .ExecuteAndWaitAsync((Func<Wolverine.IMessageContext, Task>)(async _ =>
+            {
+                foreach (var (key, value, partition) in records)
+                    await Kafka.ProduceAsync(KafkaSettings.OrderEventsTopic, key, value, partition);
+            }));
+
+    [Fact]
+    public async Task a_plain_json_event_from_a_non_wolverine_producer_becomes_a_notification()
+    {
+        var eventId = Guid.NewGuid();
+        await ProduceAndWait(1, ("123", Json(eventId, "ORDER_CREATED", 123, 45, "50000"), null));
+
+        await using var session = Store.QuerySession();
+        var notification = await session.LoadAsync<Notification>(eventId);
+        notification.ShouldNotBeNull();
+        notification.UserId.ShouldBe(45);
+        notification.OrderId.ShouldBe(123);
+        notification.Type.ShouldBe("ORDER_CREATED");
+        notification.Message.ShouldBe("Your order #123 has been created. Total: $50000");
+    }
+
+    [Fact]
+    public async Task the_same_event_delivered_twice_yields_one_notification()
+    {
+        var user = await RegisterAndLogin();
+        var eventId = Guid.NewGuid();
+        var record = ("9001", Json(eventId, "ORDER_PAID", 9001, user.Id, "15000.00"), (Partition?)null);
+
+        var tracked = await ProduceAndWait(2, record, record);
+
+        tracked.Executed.MessagesOf<OrderEvent>().Count().ShouldBe(2); // both deliveries really reached the handler
+        var notification = (await NotificationsOf(user)).ShouldHaveSingleItem();
+        notification.EventId.ShouldBe(eventId);
+        notification.Message.ShouldBe("Your order #9001 has been paid. Total: $15000");
+
+        // A replay much later (long after any inbox retention) is still recognised by the event id.
+        await ProduceAndWait(1, record);
+        (await NotificationsOf(user)).ShouldHaveSingleItem();
+    }
+
+    [Fact]
+    public async Task an_unknown_event_type_is_skipped_and_the_next_event_is_still_handled()
+    {
+        var user = await RegisterAndLogin();
+        var partition = new Partition(0);
+        await ProduceAndWait(2,
+            ("77", Json(Guid.NewGuid(), "ORDER_SHIPPED", 77, user.Id, "1"), partition),
+            ("77", Json(Guid.NewGuid(), "ORDER_CANCELLED", 77, user.Id, "1"), partition));
+
+        (await NotificationsOf(user)).ShouldHaveSingleItem().Type.ShouldBe("ORDER_CANCELLED");
+    }
+
+    [Fact]
+    public async Task malformed_json_is_dead_lettered_and_the_partition_keeps_moving()
+    {
+        var user = await RegisterAndLogin();
+        var partition = new Partition(1);
+        var poison = "{ this is not json " + Guid.NewGuid();
+        await ProduceAndWait(1,
+            ("88", poison, partition),
+            ("88", Json(Guid.NewGuid(), "ORDER_CREATED", 88, user.Id, "12.5"), partition));
+
+        (await NotificationsOf(user)).ShouldHaveSingleItem().Message.ShouldBe("Your order #88 has been created. Total: $12.5");
+
+        var dead = Kafka.ReadUntil(KafkaSettings.DeadLetterTopic, r => Encoding.UTF8.GetString(r.Message.Value) == poison);
+        var letter = dead.ShouldHaveSingleItem();
+        letter.Message.Headers.Select(h => h.Key).ShouldContain(key => key.Contains("exception", StringComparison.OrdinalIgnoreCase));
+    }
+
+    [Fact]
+    public async Task notifications_are_listed_newest_first_paged_and_only_to_their_user()
+    {
+        var alice = await RegisterAndLogin();
+        var bob = await RegisterAndLogin();
+        await ProduceAndWait(4,
+            ("1", Json(Guid.NewGuid(), "ORDER_CREATED", 1, alice.Id, "1"), new Partition(0)),
+            ("1", Json(Guid.NewGuid(), "ORDER_PAID", 1, alice.Id, "1"), new Partition(0)),
+            ("2", Json(Guid.NewGuid(), "ORDER_CREATED", 2, bob.Id, "2"), new Partition(0)),
+            ("1", Json(Guid.NewGuid(), "ORDER_CANCELLED", 1, alice.Id, "1"), new Partition(0)));
+
+        var page = await (await Host.Scenario(s =>
+        {
+            s.Get.Url("/api/notifications?page=1&pageSize=2");
+            s.WithBearerToken(alice.Token);
+        })).Json();
+        page.GetProperty("totalCount").GetInt64().ShouldBe(3);
+        page.GetProperty("items").EnumerateArray().Select(n => n.GetProperty("type").GetString()).ShouldBe(["ORDER_CANCELLED", "ORDER_PAID"]);
+        var first = page.GetProperty("items")[0];
+        first.EnumerateObject().Select(p => p.Name).ShouldBe(["id", "userId", "type", "message", "orderId", "eventId", "createdAt"], ignoreOrder: true);
+
+        (await NotificationsOf(bob)).ShouldHaveSingleItem().OrderId.ShouldBe(2);
+        await Host.Scenario(s =>
+        {
+            s.Get.Url("/api/notifications");
+            s.StatusCodeShouldBe(HttpStatusCode.Unauthorized);
+        });
+    }
+}

@@ -1,0 +1,22 @@
+using Wolverine.Tracking;
+
+namespace OrderEvents.Tests.Support;
+
+/// <summary>
+/// Completes once the handler of <typeparamref name="T"/> has finished <paramref name="count"/> times. Unlike
+/// WaitForExecutionOf it counts executions, not distinct envelope ids: records from non-Wolverine producers carry
+/// no Wolverine id header, so their envelopes all share one id.
+/// </summary>
+public sealed class HandledCount<T>(int count) : ITrackedCondition
+{
+    private int _handled;
+
+    public void Record(EnvelopeRecord record)
+    {
+        if (record.MessageEventType == MessageEventType.ExecutionFinished && record.Message is T) Interlocked.Increment(ref _handled);
+    }
+
+    public bool IsCompleted() => Volatile.Read(ref _handled) >= count;
+
+    public override string ToString() => $"{typeof(T).Name} handled {_handled} of {count} times";
+}

@@ -1,0 +1,44 @@
+using System.Text;
+using Confluent.Kafka;
+
+namespace OrderEvents.Tests.Support;
+
+/// <summary>A plain Confluent.Kafka client, as a non-Wolverine service would use the broker.</summary>
+public sealed class KafkaProbe(string bootstrapServers)
+{
+    public async Task ProduceAsync(string topic, string key, string value, Partition? partition = null)
+    {
+        using var producer = new ProducerBuilder<string, byte[]>(new ProducerConfig { BootstrapServers = bootstrapServers }).Build();
+        var message = new Message<string, byte[]> { Key = key, Value = Encoding.UTF8.GetBytes(value) };
+        var result = partition is { } p
+            ? await producer.ProduceAsync(new TopicPartition(topic, p), message)
+            : await producer.ProduceAsync(topic, message);
+        result.Status.ShouldBe(PersistenceStatus.Persisted);
+    }
+
+    /// <summary>
+    /// Reads the topic from its start with a fresh consumer group until <paramref name="count"/> records match,
+    /// or the deadline passes (each read blocks on the broker, there is no sleeping).
+    /// </summary>
+    public List<ConsumeResult<string, byte[]>> ReadUntil(string topic, Func<ConsumeResult<string, byte[]>, bool> match, int count = 1, int timeoutSeconds = 30)
+    {
+        using var consumer = new ConsumerBuilder<string, byte[]>(new ConsumerConfig
+        {
+            BootstrapServers = bootstrapServers,
+            GroupId = "probe-" + Guid.NewGuid().ToString("N"),
+            AutoOffsetReset = AutoOffsetReset.Earliest,
+            EnableAutoCommit = false,
+        }).Build();
+        consumer.Subscribe(topic);
+        var found = new List<ConsumeResult<string, byte[]>>();
+        var deadline = DateTime.UtcNow.AddSeconds(timeoutSeconds);
+        while (found.Count < count && DateTime.UtcNow < deadline)
+        {
+            var record = consumer.Consume(TimeSpan.FromMilliseconds(500));
+            if (record is { IsPartitionEOF: false, Message: not null } && match(record)) found.Add(record);
+        }
+
+        consumer.Close();
+        return found;
+    }
+}
