@@ -1,0 +1,84 @@
+using System.Net;
+using System.Text;
+using Alba;
+using Microsoft.Extensions.DependencyInjection;
+using OrderEvents.Features.Orders;
+using OrderEvents.Infrastructure.Kafka;
+using OrderEvents.Tests.Orders;
+using OrderEvents.Tests.Support;
+using Wolverine.Runtime;
+using Wolverine.Tracking;
+using static OrderEvents.Tests.Orders.OrderScenarios;
+
+namespace OrderEvents.Tests.Notifications;
+
+/// <summary>Nothing is lost while the consumer is stopped or the broker is unreachable.</summary>
+[Collection(AppCollection.Name)]
+public sealed class KafkaOutageTests(AppFixture fixture) : IntegrationContext(fixture)
+{
+    [Fact]
+    public async Task events_published_while_the_consumer_is_stopped_are_handled_after_it_restarts()
+    {
+        var user = await RegisterAndLogin();
+        var listener = Host.Services.GetRequiredService<IWolverineRuntime>().Endpoints.ActiveListeners()
+            .Single(agent => agent.Uri.Scheme == "kafka");
+        await listener.StopAndDrainAsync();
+
+        var orderIds = new List<string>();
+        for (var i = 0; i < 3; i++)
+        {
+            var created = await Host.Scenario(s =>
+            {
+                s.PlaceOrder(user, Items((1, i + 1)));
+                s.StatusCodeShouldBe(HttpStatusCode.Created);
+            });
+            orderIds.Add((await created.Json()).GetProperty("id").GetInt64().ToString());
+        }
+
+        // The backlog is in Kafka (the outbox delivered it), yet nobody consumed it.
+        new KafkaProbe(Fixture.BootstrapServers).ReadUntil(KafkaSettings.OrderEventsTopic, r => orderIds.Contains(r.Message.Key), count: 3)
+            .Count.ShouldBe(3);
+        (await NotificationsOf(user)).ShouldBeEmpty();
+
+        await Host.TrackActivity().IncludeExternalTransports().Timeout(TrackingTimeout)
+            .WaitForCondition(new HandledCount<OrderEvent>(3))
+            .ExecuteAndWaitAsync((Func<Wolverine.IMessageContext, Task>)(async _ => await listener.StartAsync()));
+
+        (await NotificationsOf(user)).Select(n => n.OrderId.ToString()).ShouldBe(orderIds, ignoreOrder: true);
+    }
+
+    [EmbeddedBrokerFact]
+    public async Task an_order_placed_while_the_broker_is_down_gets_201_and_its_event_is_delivered_when_the_broker_is_back()
+    {
+        var broker = Fixture.Broker!;
+        var user = await RegisterAndLogin();
+
+        broker.TakeDown();
+        try
+        {
+            var created = await Host.Scenario(s =>
+            {
+                s.PlaceOrder(user, Items((2, 1)));
+                s.StatusCodeShouldBe(HttpStatusCode.Created);
+            });
+            var orderId = (await created.Json()).GetProperty("id").GetInt64();
+
+            var tracked = await Host.TrackActivity().IncludeExternalTransports().Timeout(TimeSpan.FromSeconds(90))
+                .DoNotAssertOnExceptionsDetected()
+                .WaitForCondition(new HandledCount<OrderEvent>(1))
+                .ExecuteAndWaitAsync((Func<Wolverine.IMessageContext, Task>)(_ =>
+                {
+                    broker.BringUp();
+                    return Task.CompletedTask;
+                }));
+
+            var notification = (await NotificationsOf(user)).ShouldHaveSingleItem();
+            notification.OrderId.ShouldBe(orderId);
+            notification.Type.ShouldBe("ORDER_CREATED");
+        }
+        finally
+        {
+            broker.BringUp();
+        }
+    }
+}
