@@ -71,12 +71,16 @@ public static class MessagingSetup
                 consumer.HeartbeatIntervalMs = 500;
             })
             .DeadLetterQueueTopicName(KafkaSettings.DeadLetterTopic);
+        // Topics are created by whoever runs the broker (the embedded broker, docker-compose, ops), never by the app:
+        // `resources setup` must not try CreateTopics (the embedded broker does not implement it).
+        opts.Transports.GetOrCreate<Wolverine.Kafka.Internals.KafkaTransport>().Topics[KafkaSettings.DeadLetterTopic].IsExternallyOwned = true;
 
         opts.PublishMessage<OrderEvent>()
             .ToKafkaTopic(KafkaSettings.OrderEventsTopic)
             // Record key = order id: all events of one order land on one partition, in order.
             .CustomizeOutgoingMessagesOfType<OrderEvent>((envelope, orderEvent) => envelope.PartitionKey = orderEvent.OrderId.ToString())
-            .UseDurableOutbox();
+            .UseDurableOutbox()
+            .ExternallyOwned();
 
         // A topic-group listener is its own endpoint, so it can process inline while the publishing endpoint
         // of the same topic stays durable (one Kafka endpoint has a single mode for both directions).
@@ -85,6 +89,7 @@ public static class MessagingSetup
             .DefaultIncomingMessage<OrderEvent>()
             // One record at a time per partition; its offset is stored only after the handler's transaction committed.
             .ProcessInline()
-            .EnableNativeDeadLetterQueue();
+            .EnableNativeDeadLetterQueue()
+            .ExternallyOwned();
     }
 }
