@@ -80,6 +80,8 @@ public static class MessagingSetup
             // Record key = order id: all events of one order land on one partition, in order.
             .CustomizeOutgoingMessagesOfType<OrderEvent>((envelope, orderEvent) => envelope.PartitionKey = orderEvent.OrderId.ToString())
             .UseDurableOutbox()
+            // The sender waits this long to fill a batch (default 250 ms); under load batches fill by size instead.
+            .MessageBatchTimeout(5.Milliseconds())
             .ExternallyOwned();
 
         // A topic-group listener is its own endpoint, so it can process inline while the publishing endpoint
