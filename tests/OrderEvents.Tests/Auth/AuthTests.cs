@@ -52,6 +52,19 @@ public sealed class AuthTests(AppFixture fixture) : IntegrationContext(fixture)
         (await ReadJson(result)).GetProperty("detail").GetString()!.ShouldContain("bob@example.com");
     }
 
+    [Fact]
+    public async Task of_concurrent_registrations_with_one_email_exactly_one_succeeds()
+    {
+        var results = await Task.WhenAll(Enumerable.Range(0, 5).Select(i => Host.Scenario(s =>
+        {
+            s.Post.Json(new RegisterRequest("race@example.com", $"password-{i}")).ToUrl("/api/auth/register");
+            s.IgnoreStatusCode();
+        })));
+
+        results.Count(r => r.Context.Response.StatusCode == 201).ShouldBe(1);
+        results.Count(r => r.Context.Response.StatusCode == 409).ShouldBe(4);
+    }
+
     [Theory]
     [InlineData("not-an-email", "long-enough-password", "Email")]
     [InlineData("", "long-enough-password", "Email")]
