@@ -4,8 +4,8 @@ namespace OrderEvents.Tests.Support;
 
 /// <summary>
 /// Completes once the handler of <typeparamref name="T"/> has finished <paramref name="count"/> times. Unlike
-/// WaitForExecutionOf it counts executions, not distinct envelope ids: records from non-Wolverine producers carry
-/// no Wolverine id header, so their envelopes all share one id.
+/// WaitForExecutionOf it counts executions, not distinct envelope ids: a record produced twice by a non-Wolverine
+/// client is, by design, the same envelope id both times (RecordIdentityMapper).
 /// </summary>
 public sealed class HandledCount<T>(int count) : ITrackedCondition
 {

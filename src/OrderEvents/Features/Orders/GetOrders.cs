@@ -1,6 +1,5 @@
 using System.Security.Claims;
 using Marten;
-using Marten.Pagination;
 using OrderEvents.Infrastructure.Auth;
 using OrderEvents.Infrastructure.Http;
 using Wolverine.Http;
@@ -10,15 +9,13 @@ namespace OrderEvents.Features.Orders;
 public static class GetOrdersEndpoint
 {
     [WolverineGet("/api/orders")]
-    public static async Task<Page<OrderResponse>> List(ClaimsPrincipal user, IQuerySession session, int? page, int? pageSize, CancellationToken cancellationToken)
+    public static Task<Page<OrderResponse>> List(ClaimsPrincipal user, IQuerySession session, int? page, int? pageSize, CancellationToken cancellationToken)
     {
-        var paging = Paging.From(page, pageSize);
         var userId = user.UserId();
-        var orders = await session.Query<Order>()
+        return session.Query<Order>()
             .Where(order => order.UserId == userId)
             .OrderByDescending(order => order.CreatedAt).ThenByDescending(order => order.Id)
-            .ToPagedListAsync(paging.Page, paging.PageSize, cancellationToken);
-        return Page<OrderResponse>.From(orders, OrderResponse.From);
+            .ToPageAsync(page, pageSize, OrderResponse.From, cancellationToken);
     }
 
     /// <summary>Someone else's order is reported as missing (404, never 403), so ids reveal nothing.</summary>

@@ -6,6 +6,7 @@ using OrderEvents.Features.Orders;
 using Wolverine;
 using Wolverine.ErrorHandling;
 using Wolverine.Kafka;
+using Wolverine.Kafka.Internals;
 
 namespace OrderEvents.Infrastructure.Kafka;
 
@@ -73,7 +74,8 @@ public static class MessagingSetup
             .DeadLetterQueueTopicName(KafkaSettings.DeadLetterTopic);
         // Topics are created by whoever runs the broker (the embedded broker, docker-compose, ops), never by the app:
         // `resources setup` must not try CreateTopics (the embedded broker does not implement it).
-        opts.Transports.GetOrCreate<Wolverine.Kafka.Internals.KafkaTransport>().Topics[KafkaSettings.DeadLetterTopic].IsExternallyOwned = true;
+        var kafkaTransport = opts.Transports.GetOrCreate<KafkaTransport>();
+        kafkaTransport.Topics[KafkaSettings.DeadLetterTopic].IsExternallyOwned = true;
 
         opts.PublishMessage<OrderEvent>()
             .ToKafkaTopic(KafkaSettings.OrderEventsTopic)
@@ -93,5 +95,7 @@ public static class MessagingSetup
             .ProcessInline()
             .EnableNativeDeadLetterQueue()
             .ExternallyOwned();
+        foreach (var listener in kafkaTransport.Endpoints().OfType<KafkaTopicGroup>())
+            listener.EnvelopeMapper = new RecordIdentityMapper(listener, typeof(OrderEvent));
     }
 }
