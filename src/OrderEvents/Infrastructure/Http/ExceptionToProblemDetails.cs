@@ -1,4 +1,3 @@
-using System.Text.Json;
 using JasperFx;
 using Marten.Exceptions;
 using Microsoft.AspNetCore.Diagnostics;
@@ -29,11 +28,15 @@ public sealed class ExceptionToProblemDetails(IProblemDetailsService problemDeta
 
     private static (int Status, string Title, string Detail) Classify(Exception exception) => exception switch
     {
-        ConcurrencyException or MartenCommandException { InnerException: PostgresException { SqlState: PostgresErrorCodes.UniqueViolation } }
+        // Lost an optimistic-concurrency race (two pay/cancel requests on one order).
+        ConcurrencyException =>
+            (StatusCodes.Status409Conflict, "Conflict", "The resource was changed by another request at the same time; reload it and retry."),
+        // Lost a uniqueness race (two registrations of one email): the pre-check passed for both.
+        MartenCommandException { InnerException: PostgresException { SqlState: PostgresErrorCodes.UniqueViolation } }
             or DocumentAlreadyExistsException =>
-            (StatusCodes.Status409Conflict, "Conflict", "The resource was changed by another request; reload it and retry."),
-        BadHttpRequestException or JsonException =>
-            (StatusCodes.Status400BadRequest, "Bad request", "The request body is missing or is not valid JSON for this endpoint."),
+            (StatusCodes.Status409Conflict, "Conflict", "The resource already exists."),
+        // Kestrel's own request errors (e.g. body too large, bad encoding).
+        BadHttpRequestException bad => (bad.StatusCode, "Bad request", bad.Message),
         _ => (0, "", ""),
     };
 }

@@ -1,6 +1,5 @@
 using JasperFx.Core;
 using JasperFx;
-using Marten.Exceptions;
 using Npgsql;
 using OrderEvents.Features.Orders;
 using Wolverine;
