@@ -99,6 +99,29 @@ public sealed class NotificationTests(AppFixture fixture) : IntegrationContext(f
     }
 
     [Fact]
+    public async Task the_events_of_one_order_are_handled_in_the_order_they_were_published()
+    {
+        var user = await RegisterAndLogin();
+        // 40 orders, each CREATED then PAID or CANCELLED, produced back to back: the records of different orders
+        // interleave in each partition's fetch batches, those of one order must still be handled in offset order.
+        var records = Enumerable.Range(1, 40).SelectMany(order => new[]
+        {
+            (order.ToString(), Json(Guid.NewGuid(), "ORDER_CREATED", order, user.Id, "10")),
+            (order.ToString(), Json(Guid.NewGuid(), order % 2 == 0 ? "ORDER_PAID" : "ORDER_CANCELLED", order, user.Id, "10")),
+        }).ToList();
+
+        await Host.TrackActivity().IncludeExternalTransports().Timeout(TrackingTimeout)
+            .WaitForCondition(new HandledCount<OrderEvent>(records.Count))
+            .ExecuteAndWaitAsync((Func<Wolverine.IMessageContext, Task>)(_ => Kafka.ProduceManyAsync(KafkaSettings.OrderEventsTopic, records)));
+
+        await using var session = Store.QuerySession();
+        var handled = await session.Query<Notification>().Where(n => n.UserId == user.Id).ToListAsync();
+        handled.Count.ShouldBe(80);
+        foreach (var order in handled.GroupBy(n => n.OrderId))
+            order.OrderBy(n => n.CreatedAt).First().Type.ShouldBe("ORDER_CREATED", $"order {order.Key} was handled out of order");
+    }
+
+    [Fact]
     public async Task notifications_are_listed_newest_first_paged_and_only_to_their_user()
     {
         var alice = await RegisterAndLogin();

@@ -16,6 +16,16 @@ public sealed class KafkaProbe(string bootstrapServers)
         result.Status.ShouldBe(PersistenceStatus.Persisted);
     }
 
+    /// <summary>Produces all records through one producer, back to back, and waits until the broker has them all.</summary>
+    public async Task ProduceManyAsync(string topic, IEnumerable<(string Key, string Value)> records)
+    {
+        using var producer = new ProducerBuilder<string, byte[]>(new ProducerConfig { BootstrapServers = bootstrapServers, LingerMs = 5 }).Build();
+        var deliveries = records
+            .Select(r => producer.ProduceAsync(topic, new Message<string, byte[]> { Key = r.Key, Value = Encoding.UTF8.GetBytes(r.Value) }))
+            .ToList();
+        foreach (var delivery in await Task.WhenAll(deliveries)) delivery.Status.ShouldBe(PersistenceStatus.Persisted);
+    }
+
     /// <summary>
     /// Reads the topic from its start with a fresh consumer group until <paramref name="count"/> records match,
     /// or the deadline passes (each read blocks on the broker, there is no sleeping).
