@@ -47,6 +47,37 @@ public sealed class KafkaOutageTests(AppFixture fixture) : IntegrationContext(fi
         (await NotificationsOf(user)).Select(n => n.OrderId.ToString()).ShouldBe(orderIds, ignoreOrder: true);
     }
 
+    [Fact]
+    public async Task a_database_outage_delays_notifications_but_dead_letters_nothing()
+    {
+        var user = await RegisterAndLogin();
+        var eventId = Guid.NewGuid();
+        var record = $$"""{"eventId":"{{eventId}}","eventType":"ORDER_CREATED","timestamp":"2025-01-30T10:15:30.123Z","orderId":31337,"userId":{{user.Id}},"totalAmount":5}""";
+
+        // The handler's table disappears: every attempt fails with a PostgreSQL error, as during an outage, until the
+        // sixth attempt (about 8 s in) brings it back. Without the retry policy the record goes to the DLQ at once.
+        await Sql("alter table orderevents.mt_doc_notification rename to mt_doc_notification_away");
+        var outage = new RecoversAfterAttempts(6, () => Sql("alter table orderevents.mt_doc_notification_away rename to mt_doc_notification"));
+
+        await Host.TrackActivity().IncludeExternalTransports().Timeout(TimeSpan.FromSeconds(120))
+            .DoNotAssertOnExceptionsDetected()
+            .WaitForCondition(outage)
+            .ExecuteAndWaitAsync((Func<Wolverine.IMessageContext, Task>)(_ =>
+                new KafkaProbe(Fixture.BootstrapServers).ProduceAsync(KafkaSettings.OrderEventsTopic, "31337", record)));
+
+        outage.DeadLettered.ShouldBeFalse();
+        outage.Attempts.ShouldBeGreaterThanOrEqualTo(6);
+        (await NotificationsOf(user)).ShouldHaveSingleItem().EventId.ShouldBe(eventId);
+    }
+
+    private async Task Sql(string sql)
+    {
+        await using var connection = new Npgsql.NpgsqlConnection(Fixture.ConnectionString);
+        await connection.OpenAsync();
+        await using var command = new Npgsql.NpgsqlCommand(sql, connection);
+        await command.ExecuteNonQueryAsync();
+    }
+
     [EmbeddedBrokerFact]
     public async Task an_order_placed_while_the_broker_is_down_gets_201_and_its_event_is_delivered_when_the_broker_is_back()
     {
@@ -81,4 +112,35 @@ public sealed class KafkaOutageTests(AppFixture fixture) : IntegrationContext(fi
             broker.BringUp();
         }
     }
+}
+
+/// <summary>The database "comes back" (via <paramref name="recover"/>) after the handler has started this many times.</summary>
+public sealed class RecoversAfterAttempts(int attemptsBeforeRecovery, Func<Task> recover) : ITrackedCondition
+{
+    private int _attempts;
+    private volatile bool _succeeded;
+
+    public int Attempts => _attempts;
+    public bool DeadLettered { get; private set; }
+
+    public void Record(EnvelopeRecord record)
+    {
+        if (record.Message is not OrderEvent) return;
+        switch (record.MessageEventType)
+        {
+            case MessageEventType.ExecutionStarted when Interlocked.Increment(ref _attempts) == attemptsBeforeRecovery:
+                _ = Task.Run(recover);
+                break;
+            case MessageEventType.MessageSucceeded:
+                _succeeded = true;
+                break;
+            case MessageEventType.MovedToErrorQueue:
+                DeadLettered = true;
+                break;
+        }
+    }
+
+    public bool IsCompleted() => _succeeded || DeadLettered;
+
+    public override string ToString() => $"attempts {_attempts}, succeeded {_succeeded}, dead-lettered {DeadLettered}";
 }

@@ -38,9 +38,15 @@ public static class MessagingSetup
 
             // A duplicate delivery racing its twin to the notification insert: the twin already did the work.
             opts.OnException<DocumentAlreadyExistsException>().Discard();
-            // PostgreSQL blips: retry in place (keeps per-partition order), then dead-letter.
-            opts.OnException<NpgsqlException>()
-                .RetryWithCooldown(50.Milliseconds(), 250.Milliseconds(), 1.Seconds(), 3.Seconds());
+            // PostgreSQL unavailable (Marten wraps Npgsql's errors): nothing may be dead-lettered for that. Retry in
+            // place for about a minute, which keeps per-partition order and stays well inside Kafka's 5-minute poll
+            // interval; past that, pause the listener and take the same record again, for as long as the outage lasts
+            // (the offset is not stored, so a restart resumes at this record too).
+            opts.OnException(exception => exception is NpgsqlException || exception.InnerException is NpgsqlException)
+                .RetryWithCooldown(
+                    50.Milliseconds(), 250.Milliseconds(), 1.Seconds(), 2.Seconds(), 5.Seconds(),
+                    10.Seconds(), 10.Seconds(), 10.Seconds(), 10.Seconds(), 10.Seconds(), 10.Seconds())
+                .Then.PauseThenRequeue(5.Seconds());
 
             if (kafka.Enabled) UseKafka(opts, kafka, brokers!);
             else
