@@ -15,6 +15,7 @@ public static class TestPostgres
     private static readonly Lazy<Task<string>> Server = new(StartServerAsync);
     private static EmbeddedPostgres? _embedded;
     private static PostgreSqlContainer? _container;
+    private static readonly List<string> CreatedDatabases = [];
 
     public static async Task<string> CreateDatabaseAsync()
     {
@@ -26,6 +27,8 @@ public static class TestPostgres
             await using var create = new NpgsqlCommand($"create database {name}", connection);
             await create.ExecuteNonQueryAsync();
         }
+
+        lock (CreatedDatabases) CreatedDatabases.Add(name);
 
         return new NpgsqlConnectionStringBuilder(server) { Database = name }.ConnectionString;
     }
@@ -55,11 +58,34 @@ public static class TestPostgres
         return new NpgsqlConnectionStringBuilder(_embedded.ConnectionString) { Database = "postgres" }.ConnectionString;
     }
 
+    private static void DropCreatedDatabases()
+    {
+        try
+        {
+            NpgsqlConnection.ClearAllPools();
+            using var connection = new NpgsqlConnection(Server.Value.GetAwaiter().GetResult());
+            connection.Open();
+            lock (CreatedDatabases)
+            {
+                foreach (var name in CreatedDatabases)
+                {
+                    using var drop = new NpgsqlCommand($"drop database if exists {name} with (force)", connection);
+                    drop.ExecuteNonQuery();
+                }
+            }
+        }
+        catch (NpgsqlException)
+        {
+            // Best effort: the server may already be gone.
+        }
+    }
+
     private static bool DockerLooksReachable() =>
         !string.IsNullOrEmpty(Environment.GetEnvironmentVariable("DOCKER_HOST")) || File.Exists("/var/run/docker.sock");
 
     private static void Stop()
     {
+        if (_embedded is null && _container is null) DropCreatedDatabases(); // an existing server outlives us: tidy it
         _embedded?.Dispose();
         _container?.DisposeAsync().AsTask().GetAwaiter().GetResult();
     }
