@@ -1,36 +1,46 @@
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Hosting.Internal;
 using OrderEvents.Infrastructure.Auth;
 
 namespace OrderEvents.Tests.Auth;
 
-/// <summary>Start-up refuses to run Production on a missing or development signing key.</summary>
+/// <summary>Start-up refuses to sign tokens with a missing, public or short key outside Development.</summary>
 public sealed class JwtSettingsTests
 {
-    private static JwtSettings Read(string environment, string? signingKey)
+    private static string? ProblemWith(string environmentName, string? signingKey)
     {
-        var configuration = new ConfigurationBuilder()
-            .AddInMemoryCollection(signingKey is null ? [] : [new("Jwt:SigningKey", signingKey)])
-            .Build();
-        return JwtSettings.From(configuration, new HostingEnvironment { EnvironmentName = environment });
+        var environment = new HostingEnvironment { EnvironmentName = environmentName };
+        var settings = new JwtSettings { SigningKey = signingKey ?? "" };
+        settings.ApplyDefaults(environment);
+        return new JwtSettingsValidation(environment).Validate(null, settings).FailureMessage;
     }
 
     [Theory]
-    [InlineData(null)]
-    [InlineData("")]
-    [InlineData(JwtSettings.DevelopmentSigningKey)]
-    public void production_without_a_real_key_stops_start_up(string? key) =>
-        Should.Throw<InvalidOperationException>(() => Read(Environments.Production, key)).Message.ShouldContain("Jwt__SigningKey");
+    [InlineData("Production", null)]
+    [InlineData("Production", JwtSettings.DevelopmentSigningKey)]
+    [InlineData("Staging", null)]
+    [InlineData("Staging", JwtSettings.DevelopmentSigningKey)]
+    [InlineData("Development", "too-short")]
+    public void an_unusable_key_stops_start_up_with_a_message_naming_the_setting(string environment, string? key) =>
+        ProblemWith(environment, key).ShouldNotBeNull().ShouldContain("Jwt__SigningKey");
+
+    [Theory]
+    [InlineData("Production", "a-production-secret-of-more-than-32-bytes!")]
+    [InlineData("Development", null)]
+    public void a_real_key_or_development_without_one_starts(string environment, string? key) =>
+        ProblemWith(environment, key).ShouldBeNull();
 
     [Fact]
-    public void a_key_shorter_than_256_bits_is_refused_everywhere() =>
-        Should.Throw<InvalidOperationException>(() => Read(Environments.Development, "too-short"));
-
-    [Fact]
-    public void production_accepts_its_own_key_and_development_falls_back_to_the_development_key()
+    public async Task the_app_itself_refuses_to_start_in_production_without_a_key()
     {
-        Read(Environments.Production, "a-production-secret-of-more-than-32-bytes!").SigningKey.ShouldBe("a-production-secret-of-more-than-32-bytes!");
-        Read(Environments.Development, null).SigningKey.ShouldBe(JwtSettings.DevelopmentSigningKey);
+        var builder = Microsoft.AspNetCore.Builder.WebApplication.CreateBuilder(new Microsoft.AspNetCore.Builder.WebApplicationOptions
+        {
+            EnvironmentName = Environments.Production,
+        });
+        builder.AddAuth();
+        await using var app = builder.Build();
+
+        var failure = await Should.ThrowAsync<Microsoft.Extensions.Options.OptionsValidationException>(() => app.StartAsync());
+        failure.Message.ShouldContain("Jwt__SigningKey must be set");
     }
 }

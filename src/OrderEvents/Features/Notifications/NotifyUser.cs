@@ -9,6 +9,14 @@ namespace OrderEvents.Features.Notifications;
 /// </summary>
 public static class NotifyUserHandler
 {
+    /// <summary>An event that cannot be attributed (no event id, no order, no user) is poison: it goes to the DLQ.</summary>
+    public static void Validate(OrderEvent orderEvent)
+    {
+        if (orderEvent.EventId == Guid.Empty || orderEvent.OrderId <= 0 || orderEvent.UserId <= 0)
+            throw new InvalidOrderEventException(
+                $"Order event {orderEvent.EventId} needs a non-empty eventId and positive orderId and userId (got order {orderEvent.OrderId}, user {orderEvent.UserId})");
+    }
+
     public static Task<Notification?> LoadAsync(OrderEvent orderEvent, IQuerySession session, CancellationToken cancellationToken) =>
         session.LoadAsync<Notification>(orderEvent.EventId, cancellationToken);
 
@@ -38,3 +46,5 @@ public static class NotifyUserHandler
         });
     }
 }
+
+public sealed class InvalidOrderEventException(string message) : Exception(message);

@@ -24,13 +24,14 @@ public sealed class CreateOrderRequestValidator : AbstractValidator<CreateOrderR
         RuleFor(x => x.Items).Cascade(CascadeMode.Stop)
             .NotEmpty().WithMessage("An order needs at least one item.")
             .Must(items => items!.Count <= MaxItems).WithMessage($"An order can have at most {MaxItems} items.")
+            .Must(items => items!.All(item => item is not null)).WithMessage("Items cannot be null.")
             .Must(items => items!.Select(item => item.ProductId).Distinct().Count() == items!.Count)
             .WithMessage("Each product may appear only once; raise its quantity instead.");
         RuleForEach(x => x.Items).ChildRules(item =>
         {
             item.RuleFor(line => line.ProductId).GreaterThan(0);
             item.RuleFor(line => line.Quantity).InclusiveBetween(1, MaxQuantity);
-        });
+        }).When(x => x.Items is not null && x.Items.All(item => item is not null));
     }
 }
 

@@ -8,14 +8,15 @@ namespace OrderEvents.Features.Orders;
 /// The record published to the `order-events` topic (key = order id), read by non-Wolverine consumers too:
 /// <c>{"eventId","eventType","timestamp","orderId","userId","totalAmount"}</c>, camelCase, timestamp in UTC with
 /// milliseconds ("2025-01-30T10:15:30.123Z").
+/// Every field is required when reading: a record without one is malformed (dead-lettered), never defaulted to 0.
 /// </summary>
 public sealed record OrderEvent(
-    Guid EventId,
-    string EventType,
-    [property: JsonConverter(typeof(UtcMillisecondsConverter))] DateTimeOffset Timestamp,
-    long OrderId,
-    long UserId,
-    decimal TotalAmount)
+    [property: JsonRequired] Guid EventId,
+    [property: JsonRequired] string EventType,
+    [property: JsonRequired, JsonConverter(typeof(UtcMillisecondsConverter))] DateTimeOffset Timestamp,
+    [property: JsonRequired] long OrderId,
+    [property: JsonRequired] long UserId,
+    [property: JsonRequired] decimal TotalAmount)
 {
     public static OrderEvent For(Order order, string eventType) => new(
         Guid.CreateVersion7(),

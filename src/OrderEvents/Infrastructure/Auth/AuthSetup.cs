@@ -1,6 +1,7 @@
 using System.Security.Claims;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.AspNetCore.Identity;
+using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.Tokens;
 using OrderEvents.Features.Auth;
 
@@ -13,20 +14,27 @@ public static class AuthSetup
 
     public static WebApplicationBuilder AddAuth(this WebApplicationBuilder builder)
     {
-        var jwt = JwtSettings.From(builder.Configuration, builder.Environment);
-        var admins = new AdminEmails(builder.Configuration.GetSection("Auth:AdminEmails").Get<string[]>()
-                                     ?? builder.Configuration["Auth:AdminEmails"]?.Split([',', ';'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-                                     ?? []);
-        builder.Services.AddSingleton(jwt);
-        builder.Services.AddSingleton(admins);
-        builder.Services.AddSingleton(TimeProvider.System);
-        builder.Services.AddSingleton<IPasswordHasher<User>, PasswordHasher<User>>();
-        builder.Services.AddSingleton<TokenIssuer>();
+        var services = builder.Services;
+        services.AddOptions<JwtSettings>()
+            .Bind(builder.Configuration.GetSection("Jwt"))
+            .PostConfigure<IHostEnvironment>((jwt, environment) => jwt.ApplyDefaults(environment))
+            .ValidateOnStart();
+        services.AddSingleton<IValidateOptions<JwtSettings>, JwtSettingsValidation>();
+        services.AddSingleton(sp => sp.GetRequiredService<IOptions<JwtSettings>>().Value);
 
-        builder.Services
-            .AddAuthentication(JwtBearerDefaults.AuthenticationScheme)
-            .AddJwtBearer(options =>
+        var adminEmails = builder.Configuration.GetSection("Auth:AdminEmails").Get<string[]>()
+                          ?? builder.Configuration["Auth:AdminEmails"]?.Split([',', ';'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                          ?? [];
+        services.AddSingleton(new AdminEmails(adminEmails));
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton<IPasswordHasher<User>, PasswordHasher<User>>();
+        services.AddSingleton<TokenIssuer>();
+
+        services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer();
+        services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme)
+            .Configure<IOptions<JwtSettings>>((options, settings) =>
             {
+                var jwt = settings.Value;
                 // Keep the token's own claim names ("sub", "role") instead of the legacy SOAP URIs.
                 options.MapInboundClaims = false;
                 options.TokenValidationParameters = new TokenValidationParameters
@@ -40,7 +48,7 @@ public static class AuthSetup
                     ClockSkew = TimeSpan.FromSeconds(30),
                 };
             });
-        builder.Services.AddAuthorization();
+        services.AddAuthorization();
         return builder;
     }
 

@@ -1,11 +1,13 @@
 using System.Text;
+using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.Tokens;
 
 namespace OrderEvents.Infrastructure.Auth;
 
+/// <summary>The "Jwt" configuration section (Jwt__SigningKey, Jwt__Issuer, Jwt__Audience, Jwt__TokenLifetime).</summary>
 public sealed class JwtSettings
 {
-    /// <summary>Used outside Production when no key is configured; refused in Production.</summary>
+    /// <summary>Used only in Development when no key is configured; refused everywhere else.</summary>
     public const string DevelopmentSigningKey = "orderevents-development-only-signing-key-do-not-use-in-production";
 
     public string SigningKey { get; set; } = "";
@@ -15,23 +17,29 @@ public sealed class JwtSettings
 
     public SymmetricSecurityKey SecurityKey => new(Encoding.UTF8.GetBytes(SigningKey));
 
-    public static JwtSettings From(IConfiguration configuration, IHostEnvironment environment)
+    /// <summary>Development runs with zero configuration; every other environment must bring its own key.</summary>
+    public void ApplyDefaults(IHostEnvironment environment)
     {
-        var settings = configuration.GetSection("Jwt").Get<JwtSettings>() ?? new JwtSettings();
-        if (environment.IsProduction())
-        {
-            if (string.IsNullOrWhiteSpace(settings.SigningKey) || settings.SigningKey == DevelopmentSigningKey)
-                throw new InvalidOperationException(
-                    "Jwt__SigningKey must be set to a secret of at least 32 bytes in Production (the development key is refused).");
-        }
-        else if (string.IsNullOrWhiteSpace(settings.SigningKey))
-        {
-            settings.SigningKey = DevelopmentSigningKey;
-        }
-
-        // HS256 needs a key of at least 256 bits.
-        if (Encoding.UTF8.GetByteCount(settings.SigningKey) < 32)
-            throw new InvalidOperationException("Jwt__SigningKey must be at least 32 bytes long for HS256.");
-        return settings;
+        if (environment.IsDevelopment() && string.IsNullOrWhiteSpace(SigningKey)) SigningKey = DevelopmentSigningKey;
     }
+
+    /// <summary>Why these settings cannot sign tokens in this environment, or null when they can.</summary>
+    public string? Problem(IHostEnvironment environment)
+    {
+        if (string.IsNullOrWhiteSpace(SigningKey))
+            return $"Jwt__SigningKey must be set (a secret of at least 32 bytes) in the {environment.EnvironmentName} environment.";
+        if (SigningKey == DevelopmentSigningKey && !environment.IsDevelopment())
+            return $"Jwt__SigningKey is the public development key, which is refused in the {environment.EnvironmentName} environment.";
+        // HS256 needs a key of at least 256 bits.
+        if (Encoding.UTF8.GetByteCount(SigningKey) < 32)
+            return "Jwt__SigningKey must be at least 32 bytes long for HS256.";
+        return null;
+    }
+}
+
+/// <summary>Stops start-up (ValidateOnStart) with a clear message when the signing key is unusable.</summary>
+public sealed class JwtSettingsValidation(IHostEnvironment environment) : IValidateOptions<JwtSettings>
+{
+    public ValidateOptionsResult Validate(string? name, JwtSettings options) =>
+        options.Problem(environment) is { } problem ? ValidateOptionsResult.Fail(problem) : ValidateOptionsResult.Success;
 }

@@ -2,40 +2,45 @@ using JasperFx.CommandLine;
 
 namespace OrderEvents.Infrastructure.Kafka;
 
-public class KafkaBrokerInput
+public class KafkaBrokerInput : NetCoreInput
 {
     [Description("Also write the bootstrap address to this file (for scripts and other app instances)")]
     public string? BootstrapFileFlag { get; set; }
 }
 
 /// <summary>
-/// `dotnet run --project src/OrderEvents -- kafka-broker`: one embedded broker that several app instances
-/// (KAFKA_BROKERS=...) and outside clients such as kcat can share, until Ctrl+C.
+/// `dotnet run --project src/OrderEvents -- kafka-broker`: the app's embedded broker, without the app, until Ctrl+C,
+/// so several app instances (KAFKA_BROKERS=...) and outside clients such as kcat can share one broker. The host is
+/// built (that is where the broker is created) but never started: no PostgreSQL, no listeners.
 /// </summary>
 [Description("Runs the embedded Kafka-protocol broker (with the service's topics) until Ctrl+C", Name = "kafka-broker")]
 public class KafkaBrokerCommand : JasperFxAsyncCommand<KafkaBrokerInput>
 {
     public override async Task<bool> Execute(KafkaBrokerInput input)
     {
-        using var broker = EmbeddedKafkaBrokerExtensions.StartWithServiceTopics();
+        using var host = input.BuildHost();
+        if (host.Services.GetService<EmbeddedKafkaBroker>() is not { } broker)
+        {
+            await Console.Error.WriteLineAsync(
+                "There is no embedded broker to run: KAFKA_BROKERS points at a real Kafka, or KAFKA_ENABLED is false.");
+            return false;
+        }
+
         // Written before the announcement, so whoever waits for the line can read the file at once.
         if (input.BootstrapFileFlag is { } file) await File.WriteAllTextAsync(file, broker.BootstrapServers);
         Console.WriteLine($"Embedded Kafka broker listening at {broker.BootstrapServers}");
         Console.WriteLine($"Topics: {string.Join(", ", KafkaSettings.Topics.Select(t => $"{t.Name} ({t.Partitions} partitions)"))}");
         Console.WriteLine($"Use it with: KAFKA_BROKERS={broker.BootstrapServers}");
 
-        using var stop = new CancellationTokenSource();
-        Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Cancel(); };
-        AppDomain.CurrentDomain.ProcessExit += (_, _) => stop.Cancel();
-        try
+        var stopped = new TaskCompletionSource();
+        Console.CancelKeyPress += (_, e) =>
         {
-            await Task.Delay(Timeout.Infinite, stop.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            Console.WriteLine("Stopping the embedded Kafka broker");
-        }
-
+            e.Cancel = true; // let this method return and dispose the broker normally
+            stopped.TrySetResult();
+        };
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => stopped.TrySetResult(); // SIGTERM
+        await stopped.Task;
+        Console.WriteLine("Stopping the embedded Kafka broker");
         return true;
     }
 }
