@@ -8,7 +8,9 @@ namespace OrderEvents.Tests.Infrastructure;
 /// <summary>The zero-configuration PostgreSQL of `dotnet run`: data survives restarts and crashes.</summary>
 public sealed class EmbeddedPostgresTests : IDisposable
 {
-    private readonly string _dataDirectory = Path.Combine(Path.GetTempPath(), "orderevents-pg-test-" + Guid.NewGuid().ToString("N")[..8]);
+    // A space and a long path on purpose: both broke earlier versions (shell quoting, Unix socket path limit).
+    private readonly string _dataDirectory = Path.Combine(
+        Path.GetTempPath(), "orderevents embedded test " + Guid.NewGuid().ToString("N")[..8], new string('d', 90), "postgres");
 
     [Fact]
     public async Task data_survives_a_stop_and_a_new_start()
@@ -42,14 +44,35 @@ public sealed class EmbeddedPostgresTests : IDisposable
     }
 
     [Fact]
-    public async Task a_server_left_running_by_a_killed_app_is_adopted()
+    public async Task a_server_left_running_by_a_killed_app_is_adopted_and_stopped_with_its_new_owner()
     {
         var orphan = EmbeddedPostgres.StartPersistent(_dataDirectory, NullLogger.Instance); // never disposed: the "killed app"
         await Execute(orphan.ConnectionString, "create table kept (value text); insert into kept values ('adopted')");
+        NpgsqlConnection.ClearAllPools(); // the killed app's connections died with it
 
-        using var next = EmbeddedPostgres.StartPersistent(_dataDirectory, NullLogger.Instance);
-        next.Port.ShouldBe(orphan.Port);
-        (await Scalar(next.ConnectionString, "select value from kept")).ShouldBe("adopted");
+        using (var next = EmbeddedPostgres.StartPersistent(_dataDirectory, NullLogger.Instance))
+        {
+            next.Port.ShouldBe(orphan.Port);
+            (await Scalar(next.ConnectionString, "select value from kept")).ShouldBe("adopted");
+            NpgsqlConnection.ClearAllPools();
+        }
+
+        File.Exists(Path.Combine(_dataDirectory, "postmaster.pid")).ShouldBeFalse();
+    }
+
+    [Fact]
+    public async Task a_server_another_running_app_uses_is_shared_and_left_running()
+    {
+        using var first = EmbeddedPostgres.StartPersistent(_dataDirectory, NullLogger.Instance);
+        await using var firstAppsConnection = new NpgsqlConnection(first.ConnectionString);
+        await firstAppsConnection.OpenAsync();
+
+        using (var second = EmbeddedPostgres.StartPersistent(_dataDirectory, NullLogger.Instance))
+        {
+            second.Port.ShouldBe(first.Port);
+        }
+
+        (await new NpgsqlCommand("select 1", firstAppsConnection).ExecuteScalarAsync()).ShouldBe(1);
     }
 
     public void Dispose()
@@ -57,7 +80,7 @@ public sealed class EmbeddedPostgresTests : IDisposable
         // Stops whatever server a test left running on the folder, then removes it.
         NpgsqlConnection.ClearAllPools();
         EmbeddedPostgres.StartPersistent(_dataDirectory, NullLogger.Instance).Stop();
-        Directory.Delete(_dataDirectory, recursive: true);
+        Directory.Delete(Path.GetDirectoryName(Path.GetDirectoryName(_dataDirectory))!, recursive: true);
     }
 
     private static async Task Execute(string connectionString, string sql)

@@ -16,6 +16,7 @@ public static class TestPostgres
     private static EmbeddedPostgres? _embedded;
     private static PostgreSqlContainer? _container;
     private static readonly List<string> CreatedDatabases = [];
+    private static int _stopped;
 
     public static async Task<string> CreateDatabaseAsync()
     {
@@ -83,8 +84,10 @@ public static class TestPostgres
     private static bool DockerLooksReachable() =>
         !string.IsNullOrEmpty(Environment.GetEnvironmentVariable("DOCKER_HOST")) || File.Exists("/var/run/docker.sock");
 
-    private static void Stop()
+    /// <summary>Once, at the end of the run (TestRunCleanup), or at process exit as a fallback.</summary>
+    public static void Stop()
     {
+        if (Interlocked.Exchange(ref _stopped, 1) == 1 || !Server.IsValueCreated) return;
         if (_embedded is null && _container is null) DropCreatedDatabases(); // an existing server outlives us: tidy it
         _embedded?.Dispose();
         _container?.DisposeAsync().AsTask().GetAwaiter().GetResult();

@@ -20,6 +20,10 @@ public sealed class EmbeddedPostgres : IDisposable
     private readonly string _binDirectory;
     private readonly bool _asPostgresUser;
 
+    // Stopped on dispose only when this process started it, or adopted it from a dead app (no other OrderEvents
+    // client connected): a second `dotnet run` of the same checkout must not shut the first one's database down.
+    private bool _ownsServer;
+
     private EmbeddedPostgres(string dataDirectory, bool throwaway, ILogger logger)
     {
         _dataDirectory = Path.GetFullPath(dataDirectory);
@@ -50,6 +54,7 @@ public sealed class EmbeddedPostgres : IDisposable
     /// <summary>A cluster in a fresh temporary folder, tuned for speed (fsync off) and removed on dispose.</summary>
     public static EmbeddedPostgres StartThrowaway(ILogger logger)
     {
+        RemoveAbandonedThrowawayClusters();
         var folder = Path.Combine(Path.GetTempPath(), "orderevents-pg-" + Guid.NewGuid().ToString("N")[..12]);
         var server = new EmbeddedPostgres(folder, throwaway: true, logger);
         server.Start();
@@ -61,12 +66,13 @@ public sealed class EmbeddedPostgres : IDisposable
         var stopwatch = Stopwatch.StartNew();
         if (!File.Exists(Path.Combine(_dataDirectory, "PG_VERSION"))) InitializeCluster();
 
-        var running = RunningPort();
-        if (running is { } adopted)
+        if (RunningPort() is { } running && CanConnect(running))
         {
-            // A previous run was killed before it could stop its server: keep using that server.
-            Port = adopted;
-            _logger.LogInformation("Adopted the PostgreSQL server already running on {DataDirectory}", _dataDirectory);
+            Port = running;
+            // A previous run was killed before it could stop its server, or another instance of the app is using it.
+            _ownsServer = !OtherAppsConnected();
+            _logger.LogInformation("Adopted the PostgreSQL server already running on {DataDirectory} ({Ownership})",
+                _dataDirectory, _ownsServer ? "it will be stopped with this app" : "another app instance uses it, it stays running");
         }
         else
         {
@@ -74,21 +80,27 @@ public sealed class EmbeddedPostgres : IDisposable
             if (File.Exists(stalePid)) File.Delete(stalePid);
 
             Port = FreePort();
-            var options = $"-p {Port} -k {_dataDirectory} -c listen_addresses=127.0.0.1" +
-                          (_throwaway ? " -c fsync=off -c synchronous_commit=off -c full_page_writes=off" : "") +
-                          " -c max_connections=200";
-            Run("pg_ctl", "-D", _dataDirectory, "-l", Path.Combine(_dataDirectory, "server.log"), "-o", options, "-w", "-t", "60", "start");
+            // TCP only (no Unix socket): socket paths are limited to ~100 characters and the data folder may be deeper.
+            var options = $"-p {Port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c max_connections=200" +
+                          (_throwaway ? " -c fsync=off -c synchronous_commit=off -c full_page_writes=off" : "");
+            var log = Path.Combine(_dataDirectory, "server.log");
+            var (exitCode, output) = Run("pg_ctl", allowFailure: true, "-D", _dataDirectory, "-l", log, "-o", options, "-w", "-t", "60", "start");
+            if (exitCode != 0)
+            {
+                var serverLog = File.Exists(log) ? string.Join('\n', File.ReadLines(log).TakeLast(15)) : "(no server.log)";
+                throw new InvalidOperationException($"PostgreSQL did not start on {_dataDirectory}: {output}\n{serverLog}");
+            }
+
+            _ownsServer = true;
         }
 
-        ConnectionString = new NpgsqlConnectionStringBuilder
-        {
-            Host = "127.0.0.1", Port = Port, Username = "postgres", Database = DatabaseName,
-        }.ConnectionString;
+        ConnectionString = ConnectionStringFor(Port, DatabaseName);
         EnsureDatabase();
         _logger.LogInformation("Embedded PostgreSQL ready on 127.0.0.1:{Port} (data: {DataDirectory}) in {Elapsed} ms",
             Port, _dataDirectory, stopwatch.ElapsedMilliseconds);
     }
 
+    /// <summary>Stops the server, whoever started it.</summary>
     public void Stop()
     {
         if (!File.Exists(Path.Combine(_dataDirectory, "postmaster.pid"))) return;
@@ -99,20 +111,29 @@ public sealed class EmbeddedPostgres : IDisposable
     {
         try
         {
-            Stop();
+            if (_ownsServer) Stop();
         }
         catch (Exception e)
         {
             _logger.LogWarning(e, "Stopping the embedded PostgreSQL server failed");
         }
 
+        // (A run killed before this point leaves its folder behind; the next throwaway start sweeps it.)
         if (_throwaway && Directory.Exists(_dataDirectory)) Directory.Delete(_dataDirectory, recursive: true);
     }
 
     private void InitializeCluster()
     {
         Directory.CreateDirectory(_dataDirectory);
-        if (_asPostgresUser) Exec("chown", "-R", "postgres:postgres", _dataDirectory);
+        if (_asPostgresUser)
+        {
+            Exec("chown", "-R", "postgres:postgres", _dataDirectory);
+            if (Exec("runuser", allowFailure: true, ["-u", "postgres", "--", "test", "-w", _dataDirectory]).ExitCode != 0)
+                throw new InvalidOperationException(
+                    $"The postgres account cannot reach {_dataDirectory} (a parent folder is private, e.g. under /root). " +
+                    "Set EmbeddedPostgres__DataDirectory to a folder it can reach, or set ConnectionStrings__Postgres.");
+        }
+
         Run("initdb", "-D", _dataDirectory, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync");
     }
 
@@ -121,10 +142,62 @@ public sealed class EmbeddedPostgres : IDisposable
     {
         var pidFile = Path.Combine(_dataDirectory, "postmaster.pid");
         if (!File.Exists(pidFile)) return null;
-        var status = Run("pg_ctl", allowFailure: true, "-D", _dataDirectory, "status");
-        if (status != 0) return null;
+        if (Run("pg_ctl", allowFailure: true, "-D", _dataDirectory, "status").ExitCode != 0) return null;
         var lines = File.ReadAllLines(pidFile);
         return lines.Length > 3 && int.TryParse(lines[3], out var port) ? port : null;
+    }
+
+    private static string ConnectionStringFor(int port, string database) => new NpgsqlConnectionStringBuilder
+    {
+        Host = "127.0.0.1", Port = port, Username = "postgres", Database = database, ApplicationName = ApplicationName,
+    }.ConnectionString;
+
+    private const string ApplicationName = "OrderEvents";
+
+    /// <summary>postmaster.pid can name a recycled pid; only a server that answers is adopted.</summary>
+    private static bool CanConnect(int port)
+    {
+        try
+        {
+            using var connection = new NpgsqlConnection(ConnectionStringFor(port, "postgres") + ";Pooling=false;Timeout=3");
+            connection.Open();
+            return true;
+        }
+        catch (NpgsqlException)
+        {
+            return false;
+        }
+    }
+
+    private bool OtherAppsConnected()
+    {
+        using var connection = new NpgsqlConnection(ConnectionStringFor(Port, "postgres") + ";Pooling=false");
+        connection.Open();
+        using var others = new NpgsqlCommand(
+            "select count(*) from pg_stat_activity where application_name = @name and pid <> pg_backend_pid()", connection);
+        others.Parameters.AddWithValue("name", ApplicationName);
+        return (long)others.ExecuteScalar()! > 0;
+    }
+
+    /// <summary>Throwaway clusters of test runs that were killed before they could clean up (server gone, folder old).</summary>
+    private static void RemoveAbandonedThrowawayClusters()
+    {
+        foreach (var folder in Directory.EnumerateDirectories(Path.GetTempPath(), "orderevents-pg-*"))
+        {
+            try
+            {
+                var abandoned = Directory.GetLastWriteTimeUtc(folder) < DateTime.UtcNow.AddMinutes(-10)
+                                && !File.Exists(Path.Combine(folder, "postmaster.pid"));
+                if (abandoned) Directory.Delete(folder, recursive: true);
+            }
+            catch (IOException)
+            {
+                // In use or already gone: not ours to worry about.
+            }
+            catch (UnauthorizedAccessException)
+            {
+            }
+        }
     }
 
     private void EnsureDatabase()
@@ -139,9 +212,9 @@ public sealed class EmbeddedPostgres : IDisposable
         create.ExecuteNonQuery();
     }
 
-    private int Run(string tool, params string[] arguments) => Run(tool, allowFailure: false, arguments);
+    private (int ExitCode, string Output) Run(string tool, params string[] arguments) => Run(tool, allowFailure: false, arguments);
 
-    private int Run(string tool, bool allowFailure, params string[] arguments)
+    private (int ExitCode, string Output) Run(string tool, bool allowFailure, params string[] arguments)
     {
         var executable = Path.Combine(_binDirectory, tool);
         return _asPostgresUser
@@ -149,9 +222,9 @@ public sealed class EmbeddedPostgres : IDisposable
             : Exec(executable, allowFailure, arguments);
     }
 
-    private static int Exec(string file, params string[] arguments) => Exec(file, allowFailure: false, arguments);
+    private static (int ExitCode, string Output) Exec(string file, params string[] arguments) => Exec(file, allowFailure: false, arguments);
 
-    private static int Exec(string file, bool allowFailure, string[] arguments)
+    private static (int ExitCode, string Output) Exec(string file, bool allowFailure, string[] arguments)
     {
         var start = new ProcessStartInfo(file)
         {
@@ -161,18 +234,16 @@ public sealed class EmbeddedPostgres : IDisposable
         };
         foreach (var argument in arguments) start.ArgumentList.Add(argument);
         using var process = Process.Start(start)!;
-        // pg_ctl start leaves the server holding inherited pipes; read to end only what the tool itself wrote.
+        // Both streams are drained concurrently (a full pipe would block the tool). pg_ctl points the server's own
+        // output at server.log, so the streams end when the tool exits.
         var stderr = process.StandardError.ReadToEndAsync();
         var stdout = process.StandardOutput.ReadToEndAsync();
         process.WaitForExit();
+        var output = (stderr.GetAwaiter().GetResult() + stdout.GetAwaiter().GetResult()).Trim();
         if (process.ExitCode != 0 && !allowFailure)
-        {
-            throw new InvalidOperationException(
-                $"`{file} {string.Join(' ', arguments)}` failed with exit code {process.ExitCode}: " +
-                (stderr.IsCompleted ? stderr.Result : "") + (stdout.IsCompleted ? stdout.Result : ""));
-        }
+            throw new InvalidOperationException($"`{file} {string.Join(' ', arguments)}` failed with exit code {process.ExitCode}: {output}");
 
-        return process.ExitCode;
+        return (process.ExitCode, output);
     }
 
     private static string? FindBinaries()
