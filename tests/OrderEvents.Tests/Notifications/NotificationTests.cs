@@ -64,8 +64,11 @@ public sealed class NotificationTests(AppFixture fixture) : IntegrationContext(f
         notification.EventId.ShouldBe(eventId);
         notification.Message.ShouldBe("Your order #9001 has been paid. Total: $15000");
 
-        // A replay much later (long after any inbox retention) is still recognised by the event id.
-        await ProduceAndWait(1, record);
+        // A replay (the offset rewound, or another producer) is recognised by the event id alone, whatever the bytes
+        // and envelope id: the notification's identity is the event id, so this holds beyond any inbox retention.
+        var replayedWithOtherBytes = ("9001", Json(eventId, "ORDER_PAID", 9001, user.Id, "15000").Replace("10:15:30.123Z", "10:15:31.000Z"), (Partition?)null);
+        var replay = await ProduceAndWait(1, replayedWithOtherBytes);
+        replay.Executed.Envelopes().Single().Id.ShouldNotBe(tracked.Executed.Envelopes().First().Id);
         (await NotificationsOf(user)).ShouldHaveSingleItem();
     }
 
@@ -119,6 +122,21 @@ public sealed class NotificationTests(AppFixture fixture) : IntegrationContext(f
         handled.Count.ShouldBe(80);
         foreach (var order in handled.GroupBy(n => n.OrderId))
             order.OrderBy(n => n.CreatedAt).First().Type.ShouldBe("ORDER_CREATED", $"order {order.Key} was handled out of order");
+    }
+
+    [Theory]
+    [InlineData("""{"eventType":"ORDER_CREATED","timestamp":"2025-01-30T10:15:30.123Z","orderId":5,"userId":5,"totalAmount":1}""")]
+    [InlineData("""{"eventId":"00000000-0000-0000-0000-000000000000","eventType":"ORDER_CREATED","timestamp":"2025-01-30T10:15:30.123Z","orderId":5,"userId":5,"totalAmount":1}""")]
+    [InlineData("""{"eventId":"8f1d3d3e-8d4c-4a8e-9f57-3c0c2b7e0a11","eventType":"ORDER_CREATED","timestamp":"2025-01-30T10:15:30.123Z","orderId":5,"totalAmount":1}""")]
+    public async Task an_event_without_an_event_id_or_a_user_is_dead_lettered_not_guessed(string record)
+    {
+        var marker = Guid.NewGuid().ToString();
+        var poison = record.Replace("\"totalAmount\":1", $"\"totalAmount\":1,\"note\":\"{marker}\"");
+        await ProduceAndWait(1, ("5", poison, new Partition(2)), ("5", Json(Guid.NewGuid(), "ORDER_CREATED", 5, 5, "1"), new Partition(2)));
+
+        await using var session = Store.QuerySession();
+        (await session.Query<Notification>().CountAsync()).ShouldBe(1); // only the valid record that followed
+        Kafka.ReadUntil(KafkaSettings.DeadLetterTopic, r => Encoding.UTF8.GetString(r.Message.Value).Contains(marker)).ShouldHaveSingleItem();
     }
 
     [Fact]

@@ -165,8 +165,24 @@ public sealed class OrderTests(AppFixture fixture) : IntegrationContext(fixture)
         var bobsOrders = await (await Host.Scenario(s => { s.Get.Url("/api/orders"); s.WithBearerToken(bob.Token); })).Json();
         bobsOrders.GetProperty("totalCount").GetInt64().ShouldBe(1);
         bobsOrders.GetProperty("items")[0].GetProperty("userId").GetInt64().ShouldBe(bob.Id);
-        (await NotificationsOf(bob)).ShouldAllBe(n => n.UserId == bob.Id);
+        (await NotificationsOf(bob)).ShouldHaveSingleItem().UserId.ShouldBe(bob.Id);
         (await NotificationsOf(alice)).ShouldHaveSingleItem().UserId.ShouldBe(alice.Id);
+    }
+
+    [Fact]
+    public async Task an_order_that_does_not_exist_is_a_404_for_get_pay_and_cancel()
+    {
+        var user = await RegisterAndLogin();
+        foreach (var (method, url) in new[] { ("GET", "/api/orders/987654"), ("PATCH", "/api/orders/987654/pay"), ("PATCH", "/api/orders/987654/cancel") })
+        {
+            var result = await Host.Scenario(s =>
+            {
+                if (method == "GET") s.Get.Url(url); else s.Patch.Url(url);
+                s.WithBearerToken(user.Token);
+                s.StatusCodeShouldBe(HttpStatusCode.NotFound);
+            });
+            result.Context.Response.ContentType!.ShouldStartWith("application/problem+json");
+        }
     }
 
     [Fact]
@@ -183,6 +199,9 @@ public sealed class OrderTests(AppFixture fixture) : IntegrationContext(fixture)
         var lastPage = await (await Host.Scenario(s => { s.Get.Url("/api/orders?page=3&pageSize=2"); s.WithBearerToken(user.Token); })).Json();
         lastPage.GetProperty("items").EnumerateArray().Select(o => o.GetProperty("id").GetInt64()).ShouldBe([ids[0]]);
 
+        var capped = await (await Host.Scenario(s => { s.Get.Url("/api/orders?pageSize=1000"); s.WithBearerToken(user.Token); })).Json();
+        capped.GetProperty("pageSize").GetInt64().ShouldBe(100);
+
         await Host.Scenario(s =>
         {
             s.Get.Url("/api/orders?page=abc");
@@ -198,6 +217,8 @@ public sealed class OrderTests(AppFixture fixture) : IntegrationContext(fixture)
         { """{"items":[{"productId":1,"quantity":0}]}""", "Items[0].Quantity" },
         { """{"items":[{"productId":1,"quantity":1001}]}""", "Items[0].Quantity" },
         { """{"items":[{"productId":1,"quantity":1},{"productId":1,"quantity":2}]}""", "Items" },
+        { """{"items":[null]}""", "Items" },
+        { """{"items":[{"productId":0,"quantity":1}]}""", "Items[0].ProductId" },
         { "{\"items\":[" + string.Join(",", Enumerable.Range(1, 101).Select(i => $"{{\"productId\":{i},\"quantity\":1}}")) + "]}", "Items" },
     };
 

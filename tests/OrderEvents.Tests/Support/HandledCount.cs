@@ -3,7 +3,8 @@ using Wolverine.Tracking;
 namespace OrderEvents.Tests.Support;
 
 /// <summary>
-/// Completes once the handler of <typeparamref name="T"/> has finished <paramref name="count"/> times. Unlike
+/// Completes once the handler of <typeparamref name="T"/> has succeeded <paramref name="count"/> times (failed
+/// attempts and dead-lettered records do not count). Unlike
 /// WaitForExecutionOf it counts executions, not distinct envelope ids: a record produced twice by a non-Wolverine
 /// client is, by design, the same envelope id both times (RecordIdentityMapper).
 /// </summary>
@@ -13,7 +14,7 @@ public sealed class HandledCount<T>(int count) : ITrackedCondition
 
     public void Record(EnvelopeRecord record)
     {
-        if (record.MessageEventType == MessageEventType.ExecutionFinished && record.Message is T) Interlocked.Increment(ref _handled);
+        if (record.MessageEventType == MessageEventType.MessageSucceeded && record.Message is T) Interlocked.Increment(ref _handled);
     }
 
     public bool IsCompleted() => Volatile.Read(ref _handled) >= count;
