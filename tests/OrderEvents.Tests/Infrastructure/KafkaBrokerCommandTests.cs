@@ -20,6 +20,9 @@ public sealed class KafkaBrokerCommandTests
         foreach (var argument in new[] { AppAssemblyInItsOwnOutput(), "kafka-broker", "--bootstrap-file", bootstrapFile })
             start.ArgumentList.Add(argument);
         start.Environment["ASPNETCORE_ENVIRONMENT"] = "Development";
+        // The command runs the embedded broker, which exists only when no real Kafka is configured.
+        start.Environment.Remove("KAFKA_BROKERS");
+        start.Environment.Remove("KAFKA_ENABLED");
 
         using var broker = Process.Start(start)!;
         try
@@ -59,10 +62,16 @@ public sealed class KafkaBrokerCommandTests
             record.Message.Key.ShouldBe("42");
             record.Message.Value.ShouldBe(value);
             consumer.Close();
+
+            // SIGTERM (as from Ctrl+C in a terminal, or `docker stop`): a clean stop with exit code 0.
+            using (var terminate = Process.Start("kill", ["-TERM", broker.Id.ToString()])) await terminate.WaitForExitAsync();
+            await broker.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+            broker.ExitCode.ShouldBe(0);
+            (await broker.StandardOutput.ReadToEndAsync()).ShouldContain("Stopping the embedded Kafka broker");
         }
         finally
         {
-            broker.Kill(entireProcessTree: true);
+            if (!broker.HasExited) broker.Kill(entireProcessTree: true);
             await broker.WaitForExitAsync();
             File.Delete(bootstrapFile);
         }

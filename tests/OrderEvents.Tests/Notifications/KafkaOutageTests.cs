@@ -70,6 +70,14 @@ public sealed class KafkaOutageTests(AppFixture fixture) : IntegrationContext(fi
         (await NotificationsOf(user)).ShouldHaveSingleItem().EventId.ShouldBe(eventId);
     }
 
+    private async Task<long> Count(string sql)
+    {
+        await using var connection = new Npgsql.NpgsqlConnection(Fixture.ConnectionString);
+        await connection.OpenAsync();
+        await using var command = new Npgsql.NpgsqlCommand(sql, connection);
+        return (long)(await command.ExecuteScalarAsync())!;
+    }
+
     private async Task Sql(string sql)
     {
         await using var connection = new Npgsql.NpgsqlConnection(Fixture.ConnectionString);
@@ -93,6 +101,11 @@ public sealed class KafkaOutageTests(AppFixture fixture) : IntegrationContext(fi
                 s.StatusCodeShouldBe(HttpStatusCode.Created);
             });
             var orderId = (await created.Json()).GetProperty("id").GetInt64();
+
+            // The 201 went out with the event committed in the outbox table (the same transaction as the order),
+            // where it waits for the broker: nothing lives only in memory.
+            (await Count("select count(*) from orderevents.wolverine_outgoing_envelopes where message_type like '%OrderEvent%'"))
+                .ShouldBeGreaterThanOrEqualTo(1);
 
             var tracked = await Host.TrackActivity().IncludeExternalTransports().Timeout(TimeSpan.FromSeconds(90))
                 .DoNotAssertOnExceptionsDetected()

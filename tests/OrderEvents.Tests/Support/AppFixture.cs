@@ -47,7 +47,15 @@ public class AppFixture : IAsyncLifetime
                 Broker = EmbeddedKafkaBrokerExtensions.StartWithServiceTopics();
                 BootstrapServers = Broker.BootstrapServers;
             }
-            else BootstrapServers = external;
+            else
+            {
+                BootstrapServers = external;
+                // A shared broker keeps the records of earlier runs and fixtures: a new group starting at the earliest
+                // record would turn them into notifications for this run's users. Start this fixture's group at the end.
+                new KafkaProbe(BootstrapServers).MoveGroupToEnd(ConsumerGroup, KafkaSettings.OrderEventsTopic);
+            }
+
+            await BeforeHostStartsAsync();
         }
 
         _host = await AlbaHost.For<Program>(builder =>
@@ -61,6 +69,9 @@ public class AppFixture : IAsyncLifetime
             builder.ConfigureServices(services => services.RunWolverineInSoloMode());
         });
     }
+
+    /// <summary>Runs after the broker exists and before the app (and its Kafka listener) starts.</summary>
+    protected virtual Task BeforeHostStartsAsync() => Task.CompletedTask;
 
     public async Task DisposeAsync()
     {

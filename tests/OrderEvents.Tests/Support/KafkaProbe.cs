@@ -16,6 +16,25 @@ public sealed class KafkaProbe(string bootstrapServers)
         result.Status.ShouldBe(PersistenceStatus.Persisted);
     }
 
+    /// <summary>Commits the group's offsets at the current end of every partition of the topic.</summary>
+    public void MoveGroupToEnd(string groupId, string topic)
+    {
+        using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = bootstrapServers }).Build();
+        using var consumer = new ConsumerBuilder<byte[], byte[]>(new ConsumerConfig
+        {
+            BootstrapServers = bootstrapServers,
+            GroupId = groupId,
+            EnableAutoCommit = false,
+        }).Build();
+        var partitions = admin.GetMetadata(topic, TimeSpan.FromSeconds(10)).Topics.Single().Partitions;
+        var ends = partitions.Select(p =>
+        {
+            var partition = new TopicPartition(topic, p.PartitionId);
+            return new TopicPartitionOffset(partition, consumer.QueryWatermarkOffsets(partition, TimeSpan.FromSeconds(10)).High);
+        }).ToList();
+        consumer.Commit(ends);
+    }
+
     /// <summary>Produces all records through one producer, back to back, and waits until the broker has them all.</summary>
     public async Task ProduceManyAsync(string topic, IEnumerable<(string Key, string Value)> records)
     {

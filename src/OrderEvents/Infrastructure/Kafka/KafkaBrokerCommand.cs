@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using JasperFx.CommandLine;
 
 namespace OrderEvents.Infrastructure.Kafka;
@@ -32,14 +33,20 @@ public class KafkaBrokerCommand : JasperFxAsyncCommand<KafkaBrokerInput>
         Console.WriteLine($"Topics: {string.Join(", ", KafkaSettings.Topics.Select(t => $"{t.Name} ({t.Partitions} partitions)"))}");
         Console.WriteLine($"Use it with: KAFKA_BROKERS={broker.BootstrapServers}");
 
+        // Ctrl+C (SIGINT) or SIGTERM (kill, docker stop): return normally, so the broker is destroyed and the exit code is 0.
         var stopped = new TaskCompletionSource();
-        Console.CancelKeyPress += (_, e) =>
+        void Stop(PosixSignalContext context)
         {
-            e.Cancel = true; // let this method return and dispose the broker normally
+            context.Cancel = true;
             stopped.TrySetResult();
-        };
-        AppDomain.CurrentDomain.ProcessExit += (_, _) => stopped.TrySetResult(); // SIGTERM
-        await stopped.Task;
+        }
+
+        using (PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop))
+        using (PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop))
+        {
+            await stopped.Task;
+        }
+
         Console.WriteLine("Stopping the embedded Kafka broker");
         return true;
     }
