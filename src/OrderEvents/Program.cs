@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using FluentValidation;
 using JasperFx;
+using OrderEvents.Features.Orders;
 using OrderEvents.Infrastructure.Auth;
 using OrderEvents.Infrastructure.Http;
 using OrderEvents.Infrastructure.Kafka;
@@ -18,6 +19,7 @@ builder.Services.ConfigureHttpJsonOptions(json =>
     // Enums travel as the contract spells them: "PENDING", "ACTIVE", ...
     json.SerializerOptions.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseUpper, allowIntegerValues: false)));
 builder.Services.AddProblemDetails();
+builder.Services.AddExceptionHandler<LostRaceToProblemDetails>();
 builder.Services.AddExceptionHandler<ExceptionToProblemDetails>();
 builder.Services.AddValidatorsFromAssemblyContaining<Program>(ServiceLifetime.Singleton);
 builder.Services.AddWolverineHttp();
