@@ -16,7 +16,7 @@ public sealed class AuthTests(AppFixture fixture) : IntegrationContext(fixture)
             s.Post.Json(new RegisterRequest("  Alice@Example.COM ", "s3cret-password")).ToUrl("/api/auth/register");
             s.StatusCodeShouldBe(HttpStatusCode.Created);
         });
-        var user = await ReadJson(registered);
+        var user = await registered.Json();
         user.GetProperty("id").GetInt64().ShouldBeGreaterThan(0);
         user.GetProperty("email").GetString().ShouldBe("alice@example.com");
 
@@ -25,7 +25,7 @@ public sealed class AuthTests(AppFixture fixture) : IntegrationContext(fixture)
             s.Post.Json(new LoginRequest("alice@example.com", "s3cret-password")).ToUrl("/api/auth/login");
             s.StatusCodeShouldBe(HttpStatusCode.OK);
         });
-        var token = await ReadJson(login);
+        var token = await login.Json();
         token.GetProperty("tokenType").GetString().ShouldBe("Bearer");
         token.GetProperty("expiresIn").GetInt32().ShouldBe(3600);
         var accessToken = token.GetProperty("accessToken").GetString()!;
@@ -35,7 +35,7 @@ public sealed class AuthTests(AppFixture fixture) : IntegrationContext(fixture)
             s.Get.Url("/api/auth/me");
             s.WithBearerToken(accessToken);
         });
-        var current = await ReadJson(me);
+        var current = await me.Json();
         current.GetProperty("id").GetInt64().ShouldBe(user.GetProperty("id").GetInt64());
         current.GetProperty("role").GetString().ShouldBe("user");
     }
@@ -49,7 +49,7 @@ public sealed class AuthTests(AppFixture fixture) : IntegrationContext(fixture)
             s.Post.Json(new RegisterRequest("BOB@example.com", "another-password")).ToUrl("/api/auth/register");
             s.StatusCodeShouldBe(HttpStatusCode.Conflict);
         });
-        (await ReadJson(result)).GetProperty("detail").GetString()!.ShouldContain("bob@example.com");
+        (await result.Json()).GetProperty("detail").GetString()!.ShouldContain("bob@example.com");
     }
 
     [Fact]
@@ -76,7 +76,7 @@ public sealed class AuthTests(AppFixture fixture) : IntegrationContext(fixture)
             s.Post.Json(new RegisterRequest(email, password)).ToUrl("/api/auth/register");
             s.StatusCodeShouldBe(HttpStatusCode.BadRequest);
         });
-        (await ReadJson(result)).GetProperty("errors").TryGetProperty(field, out _).ShouldBeTrue();
+        (await result.Json()).GetProperty("errors").TryGetProperty(field, out _).ShouldBeTrue();
     }
 
     [Fact]
@@ -131,6 +131,6 @@ public sealed class AuthTests(AppFixture fixture) : IntegrationContext(fixture)
             s.Get.Url("/api/auth/me");
             s.WithBearerToken(admin.Token);
         });
-        (await ReadJson(me)).GetProperty("role").GetString().ShouldBe("admin");
+        (await me.Json()).GetProperty("role").GetString().ShouldBe("admin");
     }
 }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 using OrderEvents.Infrastructure.Postgres;
+using OrderEvents.Tests.Support;
 
 namespace OrderEvents.Tests.Infrastructure;
 
@@ -17,18 +18,18 @@ public sealed class EmbeddedPostgresTests : IDisposable
     {
         using (var first = EmbeddedPostgres.StartPersistent(_dataDirectory, NullLogger.Instance))
         {
-            await Execute(first.ConnectionString, "create table kept (value text); insert into kept values ('still here')");
+            await Sql.ExecuteAsync(first.ConnectionString, "create table kept (value text); insert into kept values ('still here')");
         }
 
         using var second = EmbeddedPostgres.StartPersistent(_dataDirectory, NullLogger.Instance);
-        (await Scalar(second.ConnectionString, "select value from kept")).ShouldBe("still here");
+        (await Sql.ScalarAsync(second.ConnectionString, "select value from kept")).ShouldBe("still here");
     }
 
     [Fact]
     public async Task a_server_killed_with_sigkill_leaves_a_stale_pid_file_that_the_next_start_recovers_from()
     {
         var first = EmbeddedPostgres.StartPersistent(_dataDirectory, NullLogger.Instance);
-        await Execute(first.ConnectionString, "create table kept (value text); insert into kept values ('after a crash')");
+        await Sql.ExecuteAsync(first.ConnectionString, "create table kept (value text); insert into kept values ('after a crash')");
         var postmasterPid = int.Parse(File.ReadLines(Path.Combine(_dataDirectory, "postmaster.pid")).First());
         using (var postmaster = Process.GetProcessById(postmasterPid))
         {
@@ -40,20 +41,20 @@ public sealed class EmbeddedPostgresTests : IDisposable
         File.Exists(Path.Combine(_dataDirectory, "postmaster.pid")).ShouldBeTrue();
 
         using var second = EmbeddedPostgres.StartPersistent(_dataDirectory, NullLogger.Instance);
-        (await Scalar(second.ConnectionString, "select value from kept")).ShouldBe("after a crash");
+        (await Sql.ScalarAsync(second.ConnectionString, "select value from kept")).ShouldBe("after a crash");
     }
 
     [Fact]
     public async Task a_server_left_running_by_a_killed_app_is_adopted_and_stopped_with_its_new_owner()
     {
         var orphan = EmbeddedPostgres.StartPersistent(_dataDirectory, NullLogger.Instance); // never disposed: the "killed app"
-        await Execute(orphan.ConnectionString, "create table kept (value text); insert into kept values ('adopted')");
+        await Sql.ExecuteAsync(orphan.ConnectionString, "create table kept (value text); insert into kept values ('adopted')");
         NpgsqlConnection.ClearAllPools(); // the killed app's connections died with it
 
         using (var next = EmbeddedPostgres.StartPersistent(_dataDirectory, NullLogger.Instance))
         {
             next.Port.ShouldBe(orphan.Port);
-            (await Scalar(next.ConnectionString, "select value from kept")).ShouldBe("adopted");
+            (await Sql.ScalarAsync(next.ConnectionString, "select value from kept")).ShouldBe("adopted");
             NpgsqlConnection.ClearAllPools();
         }
 
@@ -81,19 +82,5 @@ public sealed class EmbeddedPostgresTests : IDisposable
         NpgsqlConnection.ClearAllPools();
         EmbeddedPostgres.StartPersistent(_dataDirectory, NullLogger.Instance).Stop();
         Directory.Delete(Path.GetDirectoryName(Path.GetDirectoryName(_dataDirectory))!, recursive: true);
-    }
-
-    private static async Task Execute(string connectionString, string sql)
-    {
-        await using var connection = new NpgsqlConnection(connectionString);
-        await connection.OpenAsync();
-        await new NpgsqlCommand(sql, connection).ExecuteNonQueryAsync();
-    }
-
-    private static async Task<object?> Scalar(string connectionString, string sql)
-    {
-        await using var connection = new NpgsqlConnection(connectionString);
-        await connection.OpenAsync();
-        return await new NpgsqlCommand(sql, connection).ExecuteScalarAsync();
     }
 }

@@ -56,8 +56,8 @@ public sealed class KafkaOutageTests(AppFixture fixture) : IntegrationContext(fi
 
         // The handler's table disappears: every attempt fails with a PostgreSQL error, as during an outage, until the
         // sixth attempt (about 8 s in) brings it back. Without the retry policy the record goes to the DLQ at once.
-        await Sql("alter table orderevents.mt_doc_notification rename to mt_doc_notification_away");
-        var outage = new RecoversAfterAttempts(6, () => Sql("alter table orderevents.mt_doc_notification_away rename to mt_doc_notification"));
+        await Sql.ExecuteAsync(Fixture.ConnectionString, "alter table orderevents.mt_doc_notification rename to mt_doc_notification_away");
+        var outage = new RecoversAfterAttempts(6, () => Sql.ExecuteAsync(Fixture.ConnectionString, "alter table orderevents.mt_doc_notification_away rename to mt_doc_notification"));
 
         await Host.TrackActivity().IncludeExternalTransports().Timeout(TimeSpan.FromSeconds(120))
             .DoNotAssertOnExceptionsDetected()
@@ -68,22 +68,6 @@ public sealed class KafkaOutageTests(AppFixture fixture) : IntegrationContext(fi
         outage.DeadLettered.ShouldBeFalse();
         outage.Attempts.ShouldBeGreaterThanOrEqualTo(6);
         (await NotificationsOf(user)).ShouldHaveSingleItem().EventId.ShouldBe(eventId);
-    }
-
-    private async Task<long> Count(string sql)
-    {
-        await using var connection = new Npgsql.NpgsqlConnection(Fixture.ConnectionString);
-        await connection.OpenAsync();
-        await using var command = new Npgsql.NpgsqlCommand(sql, connection);
-        return (long)(await command.ExecuteScalarAsync())!;
-    }
-
-    private async Task Sql(string sql)
-    {
-        await using var connection = new Npgsql.NpgsqlConnection(Fixture.ConnectionString);
-        await connection.OpenAsync();
-        await using var command = new Npgsql.NpgsqlCommand(sql, connection);
-        await command.ExecuteNonQueryAsync();
     }
 
     [EmbeddedBrokerFact]
@@ -104,7 +88,8 @@ public sealed class KafkaOutageTests(AppFixture fixture) : IntegrationContext(fi
 
             // The 201 went out with the event committed in the outbox table (the same transaction as the order),
             // where it waits for the broker: nothing lives only in memory.
-            (await Count("select count(*) from orderevents.wolverine_outgoing_envelopes where message_type like '%OrderEvent%'"))
+            ((long)(await Sql.ScalarAsync(Fixture.ConnectionString,
+                    "select count(*) from orderevents.wolverine_outgoing_envelopes where message_type like '%OrderEvent%'"))!)
                 .ShouldBeGreaterThanOrEqualTo(1);
 
             var tracked = await Host.TrackActivity().IncludeExternalTransports().Timeout(TimeSpan.FromSeconds(90))

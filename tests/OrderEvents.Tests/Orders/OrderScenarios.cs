@@ -25,9 +25,6 @@ public static class OrderScenarios
         s.WithBearerToken(user.Token);
     }
 
-    public static async Task<JsonElement> Json(this IScenarioResult result) =>
-        JsonDocument.Parse(await result.ReadAsTextAsync()).RootElement.Clone();
-
     /// <summary>The order events this tracked session saw published (to Kafka or the local queue).</summary>
     public static IReadOnlyList<OrderEvent> PublishedOrderEvents(this ITrackedSession tracked) =>
         tracked.Sent.MessagesOf<OrderEvent>().ToList();

@@ -12,7 +12,7 @@ public sealed class ProductTests(AppFixture fixture) : IntegrationContext(fixtur
     public async Task anyone_can_list_the_seeded_catalog_with_decimal_prices_and_statuses()
     {
         var result = await Host.Scenario(s => s.Get.Url("/api/products"));
-        var products = (await ReadJson(result)).EnumerateArray().ToList();
+        var products = (await result.Json()).EnumerateArray().ToList();
 
         products.Select(p => p.GetProperty("id").GetInt64()).ShouldBe([1, 2, 3, 4, 5, 6]);
         products.Count(p => p.GetProperty("status").GetString() == "ACTIVE").ShouldBe(5);
@@ -44,14 +44,14 @@ public sealed class ProductTests(AppFixture fixture) : IntegrationContext(fixtur
             s.WithBearerToken(admin.Token);
             s.StatusCodeShouldBe(HttpStatusCode.Created);
         });
-        var product = await ReadJson(created);
+        var product = await created.Json();
         var id = product.GetProperty("id").GetInt64();
         id.ShouldBeGreaterThan(6); // never collides with the seeded ids
         product.GetProperty("price").GetDecimal().ShouldBe(25000.50m);
         product.GetProperty("status").GetString().ShouldBe("ACTIVE");
         created.Context.Response.Headers.Location.ToString().ShouldBe($"/api/products/{id}");
 
-        var listed = await ReadJson(await Host.Scenario(s => s.Get.Url("/api/products")));
+        var listed = await (await Host.Scenario(s => s.Get.Url("/api/products"))).Json();
         listed.EnumerateArray().ShouldContain(p => p.GetProperty("id").GetInt64() == id);
     }
 
@@ -65,7 +65,7 @@ public sealed class ProductTests(AppFixture fixture) : IntegrationContext(fixtur
             s.WithBearerToken(admin.Token);
             s.StatusCodeShouldBe(HttpStatusCode.OK);
         });
-        var product = await ReadJson(result);
+        var product = await result.Json();
         product.GetProperty("name").GetString().ShouldBe("Wireless Mouse");
         product.GetProperty("price").GetDecimal().ShouldBe(16000m);
         product.GetProperty("status").GetString().ShouldBe("INACTIVE");

@@ -1,6 +1,6 @@
+using System.Text.Json;
 using System.Net;
 using System.Net.Http.Json;
-using System.Text.Json;
 using Alba;
 using JasperFx.Core;
 using Marten;
@@ -67,9 +67,13 @@ public abstract class IntegrationContext(AppFixture fixture) : IAsyncLifetime
         });
         return (await result.ReadAsJsonAsync<Page<NotificationResponse>>())!.Items;
     }
-
-    protected static async Task<JsonElement> ReadJson(IScenarioResult result) =>
-        JsonDocument.Parse(await result.ReadAsTextAsync()).RootElement.Clone();
 }
 
 public sealed record TestUser(long Id, string Email, string Token);
+
+public static class ScenarioResultExtensions
+{
+    /// <summary>The response body as JSON, to check the wire shape rather than a C# type's view of it.</summary>
+    public static async Task<JsonElement> Json(this IScenarioResult result) =>
+        JsonDocument.Parse(await result.ReadAsTextAsync()).RootElement.Clone();
+}

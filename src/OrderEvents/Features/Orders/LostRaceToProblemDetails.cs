@@ -22,9 +22,7 @@ public sealed class LostRaceToProblemDetails(IProblemDetailsService problemDetai
         await using var session = store.QuerySession();
         if (await session.LoadAsync<Order>(id, cancellationToken) is not { } order) return false;
 
-        var problem = Validation.Conflict(
-            $"Order {id} was changed by a concurrent request and is now {order.Status.ToString().ToUpperInvariant()}; only a PENDING order can change.");
-        context.Response.StatusCode = StatusCodes.Status409Conflict;
-        return await problemDetails.TryWriteAsync(new ProblemDetailsContext { HttpContext = context, Exception = exception, ProblemDetails = problem });
+        return await problemDetails.WriteAsync(context, exception, Validation.Conflict(
+            $"Order {id} was changed by a concurrent request and is now {order.Status.ToString().ToUpperInvariant()}; only a PENDING order can change."));
     }
 }

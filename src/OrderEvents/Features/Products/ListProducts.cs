@@ -1,5 +1,6 @@
 using Marten;
 using Microsoft.AspNetCore.Authorization;
+using OrderEvents.Infrastructure.Http;
 using Wolverine.Http;
 
 namespace OrderEvents.Features.Products;
@@ -19,5 +20,5 @@ public static class ListProductsEndpoint
     public static async Task<IResult> GetOne(long id, IQuerySession session, CancellationToken cancellationToken) =>
         await session.LoadAsync<Product>(id, cancellationToken) is { } product
             ? Results.Ok(ProductResponse.From(product))
-            : Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "Not found", detail: $"Product {id} does not exist.");
+            : Results.Problem(Validation.NotFound($"Product {id} does not exist."));
 }

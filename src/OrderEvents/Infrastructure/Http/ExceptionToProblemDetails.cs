@@ -15,15 +15,8 @@ public sealed class ExceptionToProblemDetails(IProblemDetailsService problemDeta
     public async ValueTask<bool> TryHandleAsync(HttpContext context, Exception exception, CancellationToken cancellationToken)
     {
         var (status, title, detail) = Classify(exception);
-        if (status == 0) return false;
-
-        context.Response.StatusCode = status;
-        return await problemDetails.TryWriteAsync(new ProblemDetailsContext
-        {
-            HttpContext = context,
-            Exception = exception,
-            ProblemDetails = new ProblemDetails { Status = status, Title = title, Detail = detail },
-        });
+        return status != 0
+               && await problemDetails.WriteAsync(context, exception, new ProblemDetails { Status = status, Title = title, Detail = detail });
     }
 
     private static (int Status, string Title, string Detail) Classify(Exception exception) => exception switch

@@ -33,4 +33,11 @@ public static class Validation
 
     public static ProblemDetails Conflict(string detail) =>
         new() { Status = StatusCodes.Status409Conflict, Title = "Conflict", Detail = detail };
+
+    /// <summary>Writes <paramref name="problem"/> as the response of an exception handler (IExceptionHandler).</summary>
+    public static ValueTask<bool> WriteAsync(this IProblemDetailsService service, HttpContext context, Exception exception, ProblemDetails problem)
+    {
+        context.Response.StatusCode = problem.Status ?? StatusCodes.Status500InternalServerError;
+        return service.TryWriteAsync(new ProblemDetailsContext { HttpContext = context, Exception = exception, ProblemDetails = problem });
+    }
 }

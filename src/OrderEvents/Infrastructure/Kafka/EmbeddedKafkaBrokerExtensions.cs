@@ -27,7 +27,7 @@ public static class EmbeddedKafkaBrokerExtensions
         {
             logger.LogInformation(
                 "Embedded Kafka broker (librdkafka mock cluster) listening at {BootstrapServers}; topics: {Topics}. Set KAFKA_BROKERS to use a real Kafka.",
-                broker.BootstrapServers, string.Join(", ", KafkaSettings.Topics.Select(t => $"{t.Name} ({t.Partitions})")));
+                broker.BootstrapServers, KafkaSettings.DescribeTopics());
             return Task.CompletedTask;
         }
 

@@ -30,7 +30,7 @@ public class KafkaBrokerCommand : JasperFxAsyncCommand<KafkaBrokerInput>
         // Written before the announcement, so whoever waits for the line can read the file at once.
         if (input.BootstrapFileFlag is { } file) await File.WriteAllTextAsync(file, broker.BootstrapServers);
         Console.WriteLine($"Embedded Kafka broker listening at {broker.BootstrapServers}");
-        Console.WriteLine($"Topics: {string.Join(", ", KafkaSettings.Topics.Select(t => $"{t.Name} ({t.Partitions} partitions)"))}");
+        Console.WriteLine($"Topics: {KafkaSettings.DescribeTopics()}");
         Console.WriteLine($"Use it with: KAFKA_BROKERS={broker.BootstrapServers}");
 
         // Ctrl+C (SIGINT) or SIGTERM (kill, docker stop): return normally, so the broker is destroyed and the exit code is 0.

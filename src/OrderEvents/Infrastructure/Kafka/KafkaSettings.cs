@@ -16,6 +16,9 @@ public sealed record KafkaSettings(bool Enabled, string? Brokers, string ClientI
         (DeadLetterTopic, 1),
     ];
 
+    /// <summary>"order-events (3 partitions), order-events.dlq (1 partitions)", for logs and the CLI.</summary>
+    public static string DescribeTopics() => string.Join(", ", Topics.Select(t => $"{t.Name} ({t.Partitions} partitions)"));
+
     public bool UseEmbeddedBroker => Enabled && string.IsNullOrWhiteSpace(Brokers);
 
     public static KafkaSettings From(IConfiguration configuration) => new(
