@@ -2,7 +2,10 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using FluentValidation;
 using JasperFx;
+using OrderEvents.Features.Auth;
+using OrderEvents.Features.Notifications;
 using OrderEvents.Features.Orders;
+using OrderEvents.Features.Products;
 using OrderEvents.Infrastructure.Auth;
 using OrderEvents.Infrastructure.Http;
 using OrderEvents.Infrastructure.Kafka;
@@ -12,6 +15,10 @@ using Wolverine.Http;
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddPersistence();
+builder.AddUsers();
+builder.AddProducts();
+builder.AddOrders();
+builder.AddNotifications();
 builder.AddMessaging();
 builder.AddAuth();
 

@@ -25,8 +25,7 @@ public sealed class KafkaRoundTripTests(AppFixture fixture) : IntegrationContext
         received.ShouldBe(orderEvent with { Timestamp = received.Timestamp }); // the wire keeps milliseconds
         received.Timestamp.ShouldBe(orderEvent.Timestamp, TimeSpan.FromMilliseconds(1));
 
-        await using var session = Store.QuerySession();
-        var notification = await session.LoadAsync<Notification>(orderEvent.EventId);
+        var notification = await FindNotification(orderEvent.EventId);
         notification.ShouldNotBeNull();
         notification.UserId.ShouldBe(5);
         notification.Message.ShouldBe("Your order #77 has been created. Total: $15000");

@@ -56,8 +56,8 @@ public sealed class KafkaOutageTests(AppFixture fixture) : IntegrationContext(fi
 
         // The handler's table disappears: every attempt fails with a PostgreSQL error, as during an outage, until the
         // sixth attempt (about 8 s in) brings it back. Without the retry policy the record goes to the DLQ at once.
-        await Sql.ExecuteAsync(Fixture.ConnectionString, "alter table orderevents.mt_doc_notification rename to mt_doc_notification_away");
-        var outage = new RecoversAfterAttempts(6, () => Sql.ExecuteAsync(Fixture.ConnectionString, "alter table orderevents.mt_doc_notification_away rename to mt_doc_notification"));
+        await Sql.ExecuteAsync(Fixture.ConnectionString, "alter table notifications.notifications rename to notifications_away");
+        var outage = new RecoversAfterAttempts(6, () => Sql.ExecuteAsync(Fixture.ConnectionString, "alter table notifications.notifications_away rename to notifications"));
 
         await Host.TrackActivity().IncludeExternalTransports().Timeout(TimeSpan.FromSeconds(120))
             .DoNotAssertOnExceptionsDetected()

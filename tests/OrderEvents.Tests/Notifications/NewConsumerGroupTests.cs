@@ -38,12 +38,10 @@ public sealed class NewConsumerGroupTests(PrePublishedEventFixture fixture) : In
             .ExecuteAndWaitAsync((Func<Wolverine.IMessageContext, Task>)(async _ =>
             {
                 // The listener may have handled it while the host was starting, before this session began.
-                await using var session = Store.QuerySession();
-                if (await session.LoadAsync<Notification>(fixture.EventId) is not null) handled.MarkDone();
+                if (await FindNotification(fixture.EventId) is not null) handled.MarkDone();
             }));
 
-        await using var query = Store.QuerySession();
-        var notification = await query.LoadAsync<Notification>(fixture.EventId);
+        var notification = await FindNotification(fixture.EventId);
         notification.ShouldNotBeNull();
         notification.UserId.ShouldBe(4242);
     }

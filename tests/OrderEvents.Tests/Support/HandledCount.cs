@@ -5,16 +5,18 @@ namespace OrderEvents.Tests.Support;
 /// <summary>
 /// Completes once the handler of <typeparamref name="T"/> has succeeded <paramref name="count"/> times (failed
 /// attempts and dead-lettered records do not count). Unlike
-/// WaitForExecutionOf it counts executions, not distinct envelope ids: a record produced twice by a non-Wolverine
+/// WaitForExecutionOf it counts executions (with <c>countDiscarded</c>, also deliveries dropped as already handled), not distinct envelope ids: a record produced twice by a non-Wolverine
 /// client is, by design, the same envelope id both times (RecordIdentityMapper).
 /// </summary>
-public sealed class HandledCount<T>(int count) : ITrackedCondition
+public sealed class HandledCount<T>(int count, bool countDiscarded = false) : ITrackedCondition
 {
     private int _handled;
 
     public void Record(EnvelopeRecord record)
     {
-        if (record.MessageEventType == MessageEventType.MessageSucceeded && record.Message is T) Interlocked.Increment(ref _handled);
+        var settled = record.MessageEventType == MessageEventType.MessageSucceeded
+                      || (countDiscarded && record.MessageEventType == MessageEventType.Discarded);
+        if (settled && record.Message is T) Interlocked.Increment(ref _handled);
     }
 
     public bool IsCompleted() => Volatile.Read(ref _handled) >= count;

@@ -4,6 +4,7 @@ using System.Net.Http.Json;
 using Alba;
 using JasperFx.Core;
 using Marten;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using OrderEvents.Features.Auth;
 using OrderEvents.Features.Notifications;
@@ -23,7 +24,22 @@ public abstract class IntegrationContext(AppFixture fixture) : IAsyncLifetime
 
     protected IDocumentStore Store => Fixture.Store;
 
-    public virtual async Task InitializeAsync() => await Host.ResetAllMartenDataAsync();
+    public virtual async Task InitializeAsync()
+    {
+        await Host.ResetAllMartenDataAsync();
+        await Sql.ExecuteAsync(Fixture.ConnectionString, "truncate notifications.notifications");
+    }
+
+    /// <summary>A query against the notifications context (EF Core), in its own scope.</summary>
+    protected async Task<T> Notifications<T>(Func<IQueryable<Notification>, Task<T>> query)
+    {
+        await using var scope = Host.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<NotificationsDbContext>();
+        return await query(db.Notifications.AsNoTracking());
+    }
+
+    protected Task<Notification?> FindNotification(Guid eventId) =>
+        Notifications(all => EntityFrameworkQueryableExtensions.FirstOrDefaultAsync(all, n => n.Id == eventId));
 
     public virtual Task DisposeAsync() => Task.CompletedTask;
 

@@ -1,5 +1,5 @@
 using System.Security.Claims;
-using Marten;
+using Microsoft.EntityFrameworkCore;
 using OrderEvents.Infrastructure.Auth;
 using OrderEvents.Infrastructure.Http;
 using Wolverine.Http;
@@ -8,13 +8,19 @@ namespace OrderEvents.Features.Notifications;
 
 public static class ListNotificationsEndpoint
 {
+    /// <summary>My notifications, newest first; the id breaks ties between equal timestamps so pages never overlap.</summary>
     [WolverineGet("/api/notifications")]
-    public static Task<Page<NotificationResponse>> Get(ClaimsPrincipal user, IQuerySession session, int? page, int? pageSize, CancellationToken cancellationToken)
+    public static async Task<Page<NotificationResponse>> Get(ClaimsPrincipal user, NotificationsDbContext db, int? page, int? pageSize, CancellationToken cancellationToken)
     {
         var userId = user.UserId();
-        return session.Query<Notification>()
-            .Where(notification => notification.UserId == userId)
-            .OrderByDescending(notification => notification.CreatedAt)
-            .ToPageAsync(page, pageSize, NotificationResponse.From, cancellationToken);
+        var paging = Paging.From(page, pageSize);
+        var mine = db.Notifications.AsNoTracking().Where(notification => notification.UserId == userId);
+        var total = await mine.LongCountAsync(cancellationToken);
+        var items = await mine
+            .OrderByDescending(notification => notification.CreatedAt).ThenByDescending(notification => notification.Id)
+            .Skip(paging.Skip).Take(paging.PageSize)
+            .Select(notification => NotificationResponse.From(notification))
+            .ToListAsync(cancellationToken);
+        return new Page<NotificationResponse>(items, paging.Page, paging.PageSize, total);
     }
 }

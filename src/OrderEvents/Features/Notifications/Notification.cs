@@ -4,8 +4,9 @@ using OrderEvents.Features.Orders;
 namespace OrderEvents.Features.Notifications;
 
 /// <summary>
-/// A message for a user about one order event. Its id is the event's id, so however often an event is delivered
-/// (Kafka redelivery, replay, a producer sending it twice) it yields one notification, forever.
+/// A message for a user about one order event (EF Core entity, table notifications.notifications). Its id is the
+/// event's id, the table's primary key: however often an event is delivered (Kafka redelivery, replay, a producer
+/// sending it twice) it yields one notification, forever.
 /// </summary>
 public sealed class Notification
 {

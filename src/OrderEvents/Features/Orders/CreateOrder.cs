@@ -1,12 +1,14 @@
 using System.Security.Claims;
 using FluentValidation;
 using Marten;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using OrderEvents.Features.Products;
 using OrderEvents.Infrastructure.Auth;
 using OrderEvents.Infrastructure.Http;
 using Wolverine.Attributes;
 using Wolverine.Http;
+using Wolverine.Marten;
 
 namespace OrderEvents.Features.Orders;
 
@@ -57,13 +59,21 @@ public static class CreateOrderEndpoint
             ? WolverineContinue.NoProblems
             : Validation.NotFound($"Unknown or inactive products: {string.Join(", ", products.Unavailable)}.");
 
-    /// <summary>Stores the order and its ORDER_CREATED event in one transaction (Wolverine's outbox).</summary>
+    /// <summary>
+    /// Starts the order's stream with ORDER_CREATED; the inline projection stores the order and the outbox stores the
+    /// Kafka record, all in one transaction.
+    /// </summary>
     [WolverinePost("/api/orders")]
-    public static (IResult, OrderEvent) Post(
+    public static (Created<OrderResponse>, IStartStream, OrderEvent) Post(
         CreateOrderRequest request, OrderableProducts products, ClaimsPrincipal user, IDocumentSession session, TimeProvider clock)
     {
-        var order = Order.Place(user.UserId(), request.Items!.Select(line => (products.ById[line.ProductId], line.Quantity)), clock.GetUtcNow());
-        session.Insert(order); // assigns the numeric id the event and the Location need
-        return (Results.Created($"/api/orders/{order.Id}", OrderResponse.From(order)), OrderEvent.For(order, OrderEventTypes.Created));
+        // Numbers come from Marten's HiLo sequence for orders: each node reserves a block, so this rarely touches the database.
+        var orderId = session.Database.Sequences.SequenceFor(typeof(Order)).NextLong();
+        var placed = OrderPlaced.For(orderId, user.UserId(), request.Items!.Select(line => (products.ById[line.ProductId], line.Quantity)), clock.GetUtcNow());
+        var order = Order.Create(placed);
+        var (stored, published) = LoggedEvent.Of(placed, order);
+        return (TypedResults.Created($"/api/orders/{order.Id}", OrderResponse.From(order)),
+            MartenOps.StartStream<Order>(order.StreamKey, stored),
+            published);
     }
 }

@@ -1,8 +1,10 @@
 using System.Security.Claims;
 using Marten;
+using Microsoft.AspNetCore.Mvc;
 using OrderEvents.Infrastructure.Auth;
 using OrderEvents.Infrastructure.Http;
 using Wolverine.Http;
+using Wolverine.Marten;
 
 namespace OrderEvents.Features.Orders;
 
@@ -17,11 +19,39 @@ public static class GetOrdersEndpoint
             .OrderByDescending(order => order.CreatedAt).ThenByDescending(order => order.Id)
             .ToPageAsync(page, pageSize, OrderResponse.From, cancellationToken);
     }
+}
 
-    /// <summary>Someone else's order is reported as missing (404, never 403), so ids reveal nothing.</summary>
+public static class GetOrderEndpoint
+{
+    public static ProblemDetails Validate(Order order, ClaimsPrincipal user) => OrderDecisions.MustBeOwnedBy(order, user.UserId());
+
+    /// <summary>404 when the order does not exist or is someone else's.</summary>
     [WolverineGet("/api/orders/{id}")]
-    public static async Task<IResult> GetOne(long id, ClaimsPrincipal user, IQuerySession session, CancellationToken cancellationToken) =>
-        await session.LoadAsync<Order>(id, cancellationToken) is { } order && order.UserId == user.UserId()
-            ? Results.Ok(OrderResponse.From(order))
-            : Results.Problem(Validation.NotFound($"Order {id} does not exist."));
+    public static OrderResponse Get([ReadAggregate] Order order) => OrderResponse.From(order);
+}
+
+/// <summary>One entry of an order's history: a stored event, in stream order.</summary>
+public sealed record OrderHistoryEntry(
+    Guid EventId, string EventType, DateTimeOffset Timestamp, long Version, decimal TotalAmount, IReadOnlyList<OrderItem>? Items);
+
+public static class GetOrderHistoryEndpoint
+{
+    public static ProblemDetails Validate(Order order, ClaimsPrincipal user) => OrderDecisions.MustBeOwnedBy(order, user.UserId());
+
+    /// <summary>The order's events, oldest first, as stored in its stream (owner only; 404 otherwise).</summary>
+    [WolverineGet("/api/orders/{id}/events")]
+    public static async Task<IReadOnlyList<OrderHistoryEntry>> Get([ReadAggregate] Order order, IQuerySession session, CancellationToken cancellationToken)
+    {
+        var events = await session.Events.FetchStreamAsync(order.StreamKey, token: cancellationToken);
+        return events
+            .Where(stored => stored.Data is IOrderEvent)
+            .Select(stored =>
+            {
+                var logged = (IOrderEvent)stored.Data;
+                var record = OrderEvent.For(order, logged, stored.Id);
+                return new OrderHistoryEntry(record.EventId, record.EventType, record.Timestamp, stored.Version, record.TotalAmount,
+                    logged is OrderPlaced placed ? placed.Items : null);
+            })
+            .ToList();
+    }
 }

@@ -6,7 +6,7 @@ using OrderEvents.Infrastructure.Http;
 namespace OrderEvents.Features.Orders;
 
 /// <summary>
-/// The loser of two racing pay/cancel requests fails at commit (Marten's optimistic concurrency), after its own
+/// The loser of two racing pay/cancel requests fails at commit (the stream's version moved), after its own
 /// status check passed. Its 409 names the status the winner left, like the 409 of an ordinary invalid transition.
 /// </summary>
 public sealed class LostRaceToProblemDetails(IProblemDetailsService problemDetails, IDocumentStore store) : IExceptionHandler
@@ -20,7 +20,7 @@ public sealed class LostRaceToProblemDetails(IProblemDetailsService problemDetai
             return false;
 
         await using var session = store.QuerySession();
-        if (await session.LoadAsync<Order>(id, cancellationToken) is not { } order) return false;
+        if (await session.LoadAsync<Order>(Order.StreamKeyOf(id), cancellationToken) is not { } order) return false;
 
         return await problemDetails.WriteAsync(context, exception, Validation.Conflict(
             $"Order {id} was changed by a concurrent request and is now {order.Status.ToString().ToUpperInvariant()}; only a PENDING order can change."));

@@ -1,3 +1,4 @@
+using JasperFx;
 using OrderEvents.Features.Products;
 
 namespace OrderEvents.Features.Orders;
@@ -14,40 +15,46 @@ public enum OrderStatus
 public sealed record OrderItem(long ProductId, int Quantity, decimal Price);
 
 /// <summary>
-/// An order (Marten document, numeric HiLo id, optimistic concurrency). Its only transitions are
-/// PENDING -> PAID and PENDING -> CANCELLED.
+/// The current state of one order: Marten's inline projection of the order's event stream, stored in the same
+/// transaction as each event, so reads and paging query a plain document. The stream key is the order number as
+/// text ("1042"); the API shows the number. Every change is an event (<see cref="OrderPlaced"/>,
+/// <see cref="OrderPaid"/>, <see cref="OrderCancelled"/>); the decisions about which change is allowed live in
+/// <see cref="OrderDecisions"/>.
 /// </summary>
-public sealed class Order
+public sealed record Order
 {
-    public long Id { get; set; }
-    public long UserId { get; set; }
-    public OrderStatus Status { get; set; }
-    public decimal TotalAmount { get; set; }
-    public DateTimeOffset CreatedAt { get; set; }
-    public DateTimeOffset UpdatedAt { get; set; }
-    public List<OrderItem> Items { get; set; } = [];
+    /// <summary>The event stream's key: the order number as text.</summary>
+    [Identity]
+    public string StreamKey { get; init; } = "";
 
-    public static Order Place(long userId, IEnumerable<(Product Product, int Quantity)> lines, DateTimeOffset now)
+    public long Id { get; init; }
+    public long UserId { get; init; }
+    public OrderStatus Status { get; init; }
+    public decimal TotalAmount { get; init; }
+    public DateTimeOffset CreatedAt { get; init; }
+    public DateTimeOffset UpdatedAt { get; init; }
+    public IReadOnlyList<OrderItem> Items { get; init; } = [];
+
+    /// <summary>The stream version this state reflects (set by Marten); concurrent writers are checked against it.</summary>
+    public int Version { get; set; }
+
+    public static Order Create(OrderPlaced placed) => new()
     {
-        var items = lines.Select(line => new OrderItem(line.Product.Id, line.Quantity, line.Product.Price)).ToList();
-        return new Order
-        {
-            UserId = userId,
-            Status = OrderStatus.Pending,
-            Items = items,
-            TotalAmount = items.Sum(item => item.Price * item.Quantity),
-            CreatedAt = now,
-            UpdatedAt = now,
-        };
-    }
-
-    public bool CanMoveTo(OrderStatus next) => Status == OrderStatus.Pending && next is OrderStatus.Paid or OrderStatus.Cancelled;
-
-    /// <summary>A copy in the next status; the caller checked <see cref="CanMoveTo"/>.</summary>
-    public Order MovedTo(OrderStatus next, DateTimeOffset now) => new()
-    {
-        Id = Id, UserId = UserId, Status = next, TotalAmount = TotalAmount, CreatedAt = CreatedAt, UpdatedAt = now, Items = Items,
+        StreamKey = StreamKeyOf(placed.OrderId),
+        Id = placed.OrderId,
+        UserId = placed.UserId,
+        Status = OrderStatus.Pending,
+        TotalAmount = placed.TotalAmount,
+        CreatedAt = placed.At,
+        UpdatedAt = placed.At,
+        Items = placed.Items,
     };
+
+    public Order Apply(OrderPaid paid) => this with { Status = OrderStatus.Paid, UpdatedAt = paid.At };
+
+    public Order Apply(OrderCancelled cancelled) => this with { Status = OrderStatus.Cancelled, UpdatedAt = cancelled.At };
+
+    public static string StreamKeyOf(long orderId) => orderId.ToString(System.Globalization.CultureInfo.InvariantCulture);
 }
 
 public sealed record OrderResponse(

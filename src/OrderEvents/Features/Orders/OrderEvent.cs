@@ -18,10 +18,14 @@ public sealed record OrderEvent(
     [property: JsonRequired] long UserId,
     [property: JsonRequired] decimal TotalAmount)
 {
-    public static OrderEvent For(Order order, string eventType) => new(
-        Guid.CreateVersion7(),
-        eventType,
-        order.UpdatedAt,
+    /// <summary>
+    /// The record for one event of <paramref name="order"/>'s stream. The order's user and total never change after it
+    /// was placed, so its current state serves every one of its events (a replay needs nothing else).
+    /// </summary>
+    public static OrderEvent For(Order order, IOrderEvent logged, Guid eventId) => new(
+        eventId,
+        OrderEventTypes.For(logged),
+        logged.At,
         order.Id,
         order.UserId,
         // 15000.00 -> 15000: the amount reads the same however the catalog price was typed.
@@ -34,12 +38,12 @@ public static class OrderEventTypes
     public const string Paid = "ORDER_PAID";
     public const string Cancelled = "ORDER_CANCELLED";
 
-    public static string For(OrderStatus status) => status switch
+    public static string For(IOrderEvent logged) => logged switch
     {
-        OrderStatus.Pending => Created,
-        OrderStatus.Paid => Paid,
-        OrderStatus.Cancelled => Cancelled,
-        _ => throw new ArgumentOutOfRangeException(nameof(status), status, null),
+        OrderPlaced => Created,
+        OrderPaid => Paid,
+        OrderCancelled => Cancelled,
+        _ => throw new ArgumentOutOfRangeException(nameof(logged), logged.GetType().Name, "Not an order event"),
     };
 }
 

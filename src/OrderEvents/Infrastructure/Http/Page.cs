@@ -11,6 +11,9 @@ public readonly record struct Paging(int Page, int PageSize)
 
     public static Paging From(int? page, int? pageSize) =>
         new(Math.Max(page ?? 1, 1), Math.Clamp(pageSize ?? DefaultPageSize, 1, MaxPageSize));
+
+    /// <summary>Rows before this page (computed in 64 bits: a huge page number must not overflow into a negative offset).</summary>
+    public int Skip => (int)Math.Min((Page - 1L) * PageSize, int.MaxValue);
 }
 
 public sealed record Page<T>(IReadOnlyList<T> Items, long PageNumber, long PageSize, long TotalCount)

@@ -1,9 +1,5 @@
 using JasperFx;
 using Marten;
-using OrderEvents.Features.Auth;
-using OrderEvents.Features.Notifications;
-using OrderEvents.Features.Orders;
-using OrderEvents.Features.Products;
 using Wolverine.Marten;
 
 namespace OrderEvents.Infrastructure.Postgres;
@@ -13,7 +9,7 @@ public static class PersistenceSetup
     public const string ConnectionStringName = "Postgres";
 
     /// <summary>
-    /// Marten documents plus Wolverine's outbox/inbox tables, in one PostgreSQL database.
+    /// Marten (documents, the event store) plus Wolverine's outbox/inbox tables, in one PostgreSQL database.
     /// Without ConnectionStrings__Postgres, a local server is started from the machine's binaries on first use.
     /// </summary>
     public static WebApplicationBuilder AddPersistence(this WebApplicationBuilder builder)
@@ -33,23 +29,12 @@ public static class PersistenceSetup
                 options.Connection(sp.GetRequiredService<PostgresConnection>().ConnectionString);
                 options.DatabaseSchemaName = "orderevents";
                 options.AutoCreateSchemaObjects = AutoCreate.CreateOrUpdate;
-
-                options.Schema.For<User>().UniqueIndex(user => user.Email);
-                options.Schema.For<Product>();
-                options.Schema.For<Order>()
-                    .Index(order => order.UserId)
-                    // Two racing pay/cancel requests: the second commit fails instead of overwriting the first.
-                    .UseOptimisticConcurrency(true);
-                // The notification's id IS the event id: a redelivered event cannot make a second one.
-                options.Schema.For<Notification>().Index(notification => notification.UserId);
+                // Each feature adds its own documents, events and projections (services.ConfigureMarten in its folder).
                 return options;
             })
             .UseLightweightSessions()
             .IntegrateWithWolverine()
             .ApplyAllDatabaseChangesOnStartup();
-
-        if (builder.Configuration.GetValue("Catalog:SeedDemoProducts", builder.Environment.IsDevelopment()))
-            services.InitializeMartenWith<DemoCatalog>();
 
         return builder;
     }

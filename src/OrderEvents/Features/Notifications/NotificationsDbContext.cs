@@ -1,0 +1,54 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Design;
+using Wolverine.EntityFrameworkCore;
+
+namespace OrderEvents.Features.Notifications;
+
+/// <summary>
+/// The notification side's own store: an EF Core context on its own schema, with migrations in
+/// Features/Notifications/Migrations. It shares nothing with the order side but the database (it could move to
+/// its own service with its own database).
+/// </summary>
+public sealed class NotificationsDbContext(DbContextOptions<NotificationsDbContext> options) : DbContext(options)
+{
+    public const string Schema = "notifications";
+
+    /// <summary>Where Wolverine keeps its envelope tables (Marten's schema: Marten is the message store).</summary>
+    public const string WolverineSchema = "orderevents";
+
+    public DbSet<Notification> Notifications => Set<Notification>();
+
+    protected override void OnModelCreating(ModelBuilder modelBuilder)
+    {
+        modelBuilder.HasDefaultSchema(Schema);
+        modelBuilder.Entity<Notification>(notification =>
+        {
+            notification.ToTable("notifications");
+            // The event id: idempotency that never expires.
+            notification.HasKey(n => n.Id);
+            notification.Property(n => n.Id).HasColumnName("id").ValueGeneratedNever();
+            notification.Property(n => n.UserId).HasColumnName("user_id");
+            notification.Property(n => n.Type).HasColumnName("type").HasMaxLength(64);
+            notification.Property(n => n.Message).HasColumnName("message").HasMaxLength(500);
+            notification.Property(n => n.OrderId).HasColumnName("order_id");
+            notification.Property(n => n.CreatedAt).HasColumnName("created_at");
+            // Serves "my notifications, newest first"; the id breaks ties so paging never repeats or skips a row.
+            notification.HasIndex(n => new { n.UserId, n.CreatedAt, n.Id }).IsDescending(false, true, true);
+        });
+        // Lets Wolverine enlist its inbox/outbox rows in this context's transaction.
+        modelBuilder.MapWolverineEnvelopeStorage(WolverineSchema);
+    }
+}
+
+/// <summary>For `dotnet ef` (migrations add/script/database update) without starting the app and its embedded servers.</summary>
+public sealed class NotificationsDbContextDesignTimeFactory : IDesignTimeDbContextFactory<NotificationsDbContext>
+{
+    public NotificationsDbContext CreateDbContext(string[] args)
+    {
+        var connectionString = Environment.GetEnvironmentVariable("ConnectionStrings__Postgres")
+                               ?? "Host=127.0.0.1;Database=orderevents;Username=postgres";
+        return new NotificationsDbContext(new DbContextOptionsBuilder<NotificationsDbContext>()
+            .UseNpgsql(connectionString, npgsql => npgsql.MigrationsHistoryTable("__ef_migrations_history", NotificationsDbContext.Schema))
+            .Options);
+    }
+}

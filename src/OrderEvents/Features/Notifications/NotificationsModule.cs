@@ -1,0 +1,42 @@
+using Microsoft.EntityFrameworkCore;
+using OrderEvents.Infrastructure.Kafka;
+using OrderEvents.Infrastructure.Postgres;
+using Wolverine.EntityFrameworkCore;
+
+namespace OrderEvents.Features.Notifications;
+
+public static class NotificationsModule
+{
+    /// <summary>The notifications context (EF Core + Wolverine's transaction integration) and its migrations.</summary>
+    public static WebApplicationBuilder AddNotifications(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddDbContextWithWolverineIntegration<NotificationsDbContext>(
+            (services, options) => options.UseNpgsql(
+                services.GetRequiredService<PostgresConnection>().ConnectionString,
+                npgsql => npgsql.MigrationsHistoryTable("__ef_migrations_history", NotificationsDbContext.Schema)),
+            NotificationsDbContext.WolverineSchema);
+
+        // Development applies migrations at start-up; elsewhere they are applied by the documented command
+        // (dotnet ef database update, or the idempotent script from dotnet ef migrations script --idempotent).
+        if (builder.Configuration.GetValue("Notifications:MigrateOnStartup", builder.Environment.IsDevelopment()))
+            builder.Services.AddHostedService<NotificationsMigrator>();
+
+        if (KafkaSettings.From(builder.Configuration).UseEmbeddedBroker)
+            builder.Services.AddHostedService<RedriveUnnotifiedEvents>();
+        return builder;
+    }
+
+    /// <summary>Runs before Wolverine's listeners start (hosted services start in registration order).</summary>
+    private sealed class NotificationsMigrator(IServiceProvider services) : IHostedService
+    {
+        public async Task StartAsync(CancellationToken cancellationToken)
+        {
+            await using var scope = services.CreateAsyncScope();
+            var db = scope.ServiceProvider.GetRequiredService<NotificationsDbContext>();
+            // EF Core logs each migration it applies; nothing when the schema is current.
+            await db.Database.MigrateAsync(cancellationToken);
+        }
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    }
+}

@@ -1,0 +1,23 @@
+using System.Security.Claims;
+using Microsoft.AspNetCore.Mvc;
+using OrderEvents.Infrastructure.Auth;
+using Wolverine.Http;
+using Wolverine.Marten;
+
+namespace OrderEvents.Features.Orders;
+
+/// <summary>PENDING -> CANCELLED, with the same loading and race rules as <see cref="PayOrderEndpoint"/>.</summary>
+public static class CancelOrderEndpoint
+{
+    public static ProblemDetails Validate(Order order, ClaimsPrincipal user) =>
+        OrderDecisions.MayMove(order, user.UserId(), OrderStatus.Cancelled);
+
+    [WolverinePatch("/api/orders/{id}/cancel")]
+    public static (OrderResponse, Events, OrderEvent) Patch([WriteAggregate] Order order, TimeProvider clock)
+    {
+        var cancelled = OrderDecisions.Cancel(clock.GetUtcNow());
+        var after = order.Apply(cancelled);
+        var (stored, published) = LoggedEvent.Of(cancelled, after);
+        return (OrderResponse.From(after), [stored], published);
+    }
+}

@@ -1,0 +1,71 @@
+using JasperFx.Events;
+using Marten;
+using Wolverine.Marten;
+
+namespace OrderEvents.Features.Orders;
+
+/// <summary>Which logged events to publish again: all, one order's, or those stored since a time.</summary>
+public sealed record ReplayFilter(long? OrderId = null, DateTimeOffset? Since = null);
+
+/// <summary>
+/// Publishes events from the order log (Marten's event store) to Kafka again, through the durable outbox, with the
+/// event ids they were stored with: a consumer that already handled one ignores it (the notification's key is the
+/// event id), a new consumer group or a repaired consumer gets the full history. Events are published in log order,
+/// so one order's events keep their order.
+/// </summary>
+public sealed class OrderEventReplay(IServiceScopeFactory scopes, ILogger<OrderEventReplay> logger)
+{
+    private const int PageSize = 500;
+
+    /// <param name="skip">Given a page of event ids, the ones not to publish (e.g. those already handled).</param>
+    /// <returns>How many events were published.</returns>
+    public async Task<int> ReplayAsync(
+        ReplayFilter filter, Func<IReadOnlyCollection<Guid>, CancellationToken, Task<IReadOnlySet<Guid>>>? skip, CancellationToken cancellationToken)
+    {
+        var published = 0;
+        long after = 0;
+        while (true)
+        {
+            await using var scope = scopes.CreateAsyncScope();
+            var session = scope.ServiceProvider.GetRequiredService<IDocumentStore>().LightweightSession();
+            await using var _ = session;
+
+            var page = await PageOf(session, filter, after, cancellationToken);
+            if (page.Count == 0) return published;
+            after = page[^1].Sequence;
+
+            var skipped = skip is null ? new HashSet<Guid>() : await skip(page.Select(e => e.Id).ToList(), cancellationToken);
+            var toPublish = page.Where(e => !skipped.Contains(e.Id)).ToList();
+            if (toPublish.Count == 0) continue;
+
+            var orders = (await session.LoadManyAsync<Order>(cancellationToken, toPublish.Select(e => e.StreamKey!).Distinct()))
+                .ToDictionary(order => order.StreamKey);
+            // One transaction per page: the outbox rows commit together, then Wolverine sends them.
+            var outbox = scope.ServiceProvider.GetRequiredService<IMartenOutbox>();
+            outbox.Enroll(session);
+            foreach (var stored in toPublish)
+            {
+                if (!orders.TryGetValue(stored.StreamKey!, out var order)) continue;
+                await outbox.PublishAsync(OrderEvent.For(order, (IOrderEvent)stored.Data, stored.Id));
+                published++;
+            }
+
+            await session.SaveChangesAsync(cancellationToken);
+            logger.LogInformation("Replayed {Count} order events from the log (up to sequence {Sequence})", published, after);
+        }
+    }
+
+    private static async Task<IReadOnlyList<IEvent>> PageOf(IQuerySession session, ReplayFilter filter, long after, CancellationToken cancellationToken)
+    {
+        var query = session.Events.QueryAllRawEvents().Where(e => e.Sequence > after);
+        if (filter.OrderId is { } orderId)
+        {
+            var key = Order.StreamKeyOf(orderId);
+            query = query.Where(e => e.StreamKey == key);
+        }
+
+        if (filter.Since is { } since) query = query.Where(e => e.Timestamp >= since);
+        var page = await query.OrderBy(e => e.Sequence).Take(PageSize).ToListAsync(cancellationToken);
+        return page.Where(e => e.Data is IOrderEvent).ToList();
+    }
+}

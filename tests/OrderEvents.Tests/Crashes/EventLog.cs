@@ -1,0 +1,37 @@
+using OrderEvents.Tests.Support;
+
+namespace OrderEvents.Tests.Crashes;
+
+/// <summary>What the database says about the promise: every logged event has exactly one notification.</summary>
+public sealed class EventLog(string connectionString)
+{
+    public async Task<long> Orders() => await Count("select count(*) from orderevents.mt_streams");
+
+    public async Task<long> Events() => await Count("select count(*) from orderevents.mt_events");
+
+    public async Task<long> CreatedNotifications() => await Count("select count(*) from notifications.notifications where type = 'ORDER_CREATED'");
+
+    /// <summary>Logged events that have no notification yet.</summary>
+    public async Task<long> Unnotified() => await Count(
+        "select count(*) from orderevents.mt_events e where not exists (select 1 from notifications.notifications n where n.id = e.id)");
+
+    /// <summary>Notifications for an event that is not in the log (a doubled or invented event).</summary>
+    public async Task<long> Orphans() => await Count(
+        "select count(*) from notifications.notifications n where not exists (select 1 from orderevents.mt_events e where e.id = n.id)");
+
+    public async Task<long> UnsentOutbox() => await Count("select count(*) from orderevents.wolverine_outgoing_envelopes");
+
+    /// <summary>Waits until every logged event has its notification; returns how long that took, or null at the deadline.</summary>
+    public async Task<TimeSpan?> WaitUntilEveryEventIsNotified(DateTime since, TimeSpan deadline)
+    {
+        while (DateTime.UtcNow - since < deadline)
+        {
+            if (await Unnotified() == 0) return DateTime.UtcNow - since;
+            await Task.Delay(100); // polling interval of an external condition
+        }
+
+        return null;
+    }
+
+    private async Task<long> Count(string sql) => Convert.ToInt64(await Sql.ScalarAsync(connectionString, sql));
+}

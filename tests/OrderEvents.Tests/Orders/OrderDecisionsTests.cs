@@ -1,0 +1,67 @@
+using OrderEvents.Features.Orders;
+using Wolverine.Http;
+
+namespace OrderEvents.Tests.Orders;
+
+/// <summary>The order's decisions are pure functions of its state: no host, no database.</summary>
+public sealed class OrderDecisionsTests
+{
+    private static readonly DateTimeOffset Now = new(2026, 11, 28, 12, 0, 0, TimeSpan.Zero);
+
+    private static Order Pending(long userId = 7) =>
+        Order.Create(new OrderPlaced(42, userId, [new OrderItem(1, 2, 15000m)], 30000m, Now.AddMinutes(-5)));
+
+    [Theory]
+    [InlineData(OrderStatus.Paid)]
+    [InlineData(OrderStatus.Cancelled)]
+    public void a_pending_order_of_its_owner_may_be_paid_or_cancelled(OrderStatus next) =>
+        OrderDecisions.MayMove(Pending(), 7, next).ShouldBeSameAs(WolverineContinue.NoProblems);
+
+    [Fact]
+    public void someone_elses_order_is_a_404_whatever_its_status() =>
+        OrderDecisions.MayMove(Pending(userId: 7), 8, OrderStatus.Paid).Status.ShouldBe(404);
+
+    [Theory]
+    [InlineData(OrderStatus.Paid, OrderStatus.Paid)]
+    [InlineData(OrderStatus.Paid, OrderStatus.Cancelled)]
+    [InlineData(OrderStatus.Cancelled, OrderStatus.Paid)]
+    [InlineData(OrderStatus.Cancelled, OrderStatus.Cancelled)]
+    public void a_paid_or_cancelled_order_cannot_move_and_the_409_names_its_status(OrderStatus current, OrderStatus next)
+    {
+        var order = current == OrderStatus.Paid
+            ? Pending().Apply(OrderDecisions.Pay(Pending(), Now))
+            : Pending().Apply(OrderDecisions.Cancel(Now));
+
+        var problem = OrderDecisions.MayMove(order, 7, next);
+
+        problem.Status.ShouldBe(409);
+        problem.Detail!.ShouldContain(current.ToString().ToUpperInvariant());
+    }
+
+    [Fact]
+    public void paying_records_the_amount_and_the_time_and_the_state_follows_the_event()
+    {
+        var paid = OrderDecisions.Pay(Pending(), Now);
+
+        paid.ShouldBe(new OrderPaid(30000m, Now));
+        var after = Pending().Apply(paid);
+        after.Status.ShouldBe(OrderStatus.Paid);
+        after.UpdatedAt.ShouldBe(Now);
+        after.CreatedAt.ShouldBe(Now.AddMinutes(-5));
+    }
+
+    [Fact]
+    public void the_stored_event_and_the_published_record_share_one_event_id()
+    {
+        var paid = OrderDecisions.Pay(Pending(), Now);
+        var (stored, published) = LoggedEvent.Of(paid, Pending().Apply(paid));
+
+        stored.Id.ShouldBe(published.EventId);
+        stored.Data.ShouldBe(paid);
+        published.EventType.ShouldBe(OrderEventTypes.Paid);
+        published.OrderId.ShouldBe(42);
+        published.UserId.ShouldBe(7);
+        published.TotalAmount.ShouldBe(30000m);
+        published.Timestamp.ShouldBe(Now);
+    }
+}
