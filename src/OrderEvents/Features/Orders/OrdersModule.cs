@@ -20,6 +20,7 @@ public static class OrdersModule
             options.Schema.For<Order>().Index(order => order.UserId);
         });
         builder.Services.AddSingleton<OrderEventReplay>();
+        if (builder.Environment.IsDevelopment()) builder.Services.AddHostedService<LegacyOrderDocuments>();
         return builder;
     }
 }
