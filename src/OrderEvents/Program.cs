@@ -4,9 +4,11 @@ using FluentValidation;
 using JasperFx;
 using OrderEvents.Features.Orders;
 using OrderEvents.Infrastructure.Auth;
+using OrderEvents.Infrastructure.Health;
 using OrderEvents.Infrastructure.Http;
 using OrderEvents.Infrastructure.Kafka;
 using OrderEvents.Infrastructure.Postgres;
+using OrderEvents.Infrastructure.Telemetry;
 using Wolverine.Http;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -14,6 +16,8 @@ var builder = WebApplication.CreateBuilder(args);
 builder.AddPersistence();
 builder.AddMessaging();
 builder.AddAuth();
+builder.AddHealth();
+builder.AddTelemetry();
 
 builder.Services.ConfigureHttpJsonOptions(json =>
     // Enums travel as the contract spells them: "PENDING", "ACTIVE", ...
@@ -30,6 +34,7 @@ app.UseExceptionHandler();
 app.UseStatusCodePages();
 app.UseAuthentication();
 app.UseAuthorization();
+app.MapHealthEndpoints();
 app.MapWolverineEndpoints(http =>
 {
     http.RequireAuthorizeOnAll();

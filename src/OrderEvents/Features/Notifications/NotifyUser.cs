@@ -1,5 +1,6 @@
 using Marten;
 using OrderEvents.Features.Orders;
+using OrderEvents.Infrastructure.Telemetry;
 using Wolverine.Marten;
 
 namespace OrderEvents.Features.Notifications;
@@ -35,6 +36,7 @@ public static class NotifyUserHandler
             return MartenOps.Nothing();
         }
 
+        OrderEventsMetrics.NotificationStored(orderEvent.EventType, orderEvent.Timestamp, clock.GetUtcNow());
         return MartenOps.Insert(new Notification
         {
             Id = orderEvent.EventId,

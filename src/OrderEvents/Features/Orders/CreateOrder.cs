@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Mvc;
 using OrderEvents.Features.Products;
 using OrderEvents.Infrastructure.Auth;
 using OrderEvents.Infrastructure.Http;
+using OrderEvents.Infrastructure.Telemetry;
 using Wolverine.Attributes;
 using Wolverine.Http;
 
@@ -64,6 +65,7 @@ public static class CreateOrderEndpoint
     {
         var order = Order.Place(user.UserId(), request.Items!.Select(line => (products.ById[line.ProductId], line.Quantity)), clock.GetUtcNow());
         session.Insert(order); // assigns the numeric id the event and the Location need
+        OrderEventsMetrics.OrderPlaced(order.Id);
         return (Results.Created($"/api/orders/{order.Id}", OrderResponse.From(order)), OrderEvent.For(order, OrderEventTypes.Created));
     }
 }
