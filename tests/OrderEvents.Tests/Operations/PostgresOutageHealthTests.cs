@@ -53,7 +53,7 @@ public sealed class PostgresOutageHealthTests : IAsyncLifetime
     public async Task DisposeAsync()
     {
         // Wolverine's shutdown talks to the (stopped) database; do not let that hold the run.
-        using var stopping = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+        using var stopping = new CancellationTokenSource(TimeSpan.FromSeconds(5));
         try
         {
             await _host.StopAsync(stopping.Token);

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Text;
 using Confluent.Kafka;
+using Microsoft.Extensions.Logging;
 using OrderEvents.Features.Notifications;
 using OrderEvents.Features.Orders;
 using OrderEvents.Infrastructure.Kafka;
@@ -83,6 +84,32 @@ public sealed class TracingTests(AppFixture fixture) : IntegrationContext(fixtur
         handler.TraceId.ShouldBe(upstream);
         handler.ParentSpanId.ShouldBe(upstreamSpan);
         (await NotificationsOf(user)).ShouldHaveSingleItem().OrderId.ShouldBe(4242);
+    }
+
+    [Fact]
+    public async Task log_lines_written_while_an_event_is_handled_carry_its_order_id_event_id_and_trace_id()
+    {
+        var eventId = Guid.NewGuid();
+        var upstream = ActivityTraceId.CreateRandom();
+        // An event type this service does not know: the handler logs a warning about it and stores nothing.
+        var json = $$"""{"eventId":"{{eventId}}","eventType":"ORDER_SHIPPED","timestamp":"2025-01-30T10:15:30.123Z","orderId":5151,"userId":7,"totalAmount":7}""";
+        await Host.TrackActivity().IncludeExternalTransports().Timeout(TrackingTimeout)
+            .WaitForCondition(new HandledCount<OrderEvent>(1))
+            .ExecuteAndWaitAsync((Func<Wolverine.IMessageContext, Task>)(async _ =>
+            {
+                using var producer = new ProducerBuilder<string, byte[]>(new ProducerConfig { BootstrapServers = Fixture.BootstrapServers }).Build();
+                await producer.ProduceAsync(KafkaSettings.OrderEventsTopic, new Message<string, byte[]>
+                {
+                    Key = "5151",
+                    Value = Encoding.UTF8.GetBytes(json),
+                    Headers = new Headers { { "traceparent", Encoding.UTF8.GetBytes($"00-{upstream}-{ActivitySpanId.CreateRandom()}-01") } },
+                });
+            }));
+
+        var warning = Fixture.Telemetry.Logs.Entries.Single(entry => entry.Level == LogLevel.Warning && entry.Message.Contains(eventId.ToString()));
+        warning.Scope["orderId"].ShouldBe(5151L);
+        warning.Scope["eventId"].ShouldBe(eventId);
+        warning.Scope["TraceId"]?.ToString().ShouldBe(upstream.ToString());
     }
 
     private static ActivityTraceId? TraceOf(Headers headers) =>

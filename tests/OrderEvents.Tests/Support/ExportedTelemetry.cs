@@ -1,6 +1,7 @@
 using System.Collections.ObjectModel;
 using System.Diagnostics;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
@@ -21,7 +22,11 @@ public sealed class ExportedTelemetry
     {
         services.ConfigureOpenTelemetryTracerProvider(tracing => tracing.AddInMemoryExporter(_spans));
         services.ConfigureOpenTelemetryMeterProvider(metrics => metrics.AddInMemoryExporter(_metrics));
+        services.AddSingleton<ILoggerProvider>(Logs);
     }
+
+    /// <summary>Every log entry with the scope values it was written under (what a scope-aware sink records).</summary>
+    public CapturedLogs Logs { get; } = new();
 
     public IReadOnlyList<Activity> Spans => _spans.Snapshot();
 
@@ -47,6 +52,44 @@ public sealed class ExportedTelemetry
             _metrics.Clear();
             _meterProvider.ForceFlush(10_000).ShouldBeTrue();
             return _metrics.Select(m => m.Name).ToHashSet();
+        }
+    }
+
+    public sealed record LogEntry(string Category, LogLevel Level, string Message, IReadOnlyDictionary<string, object?> Scope);
+
+    public sealed class CapturedLogs : ILoggerProvider, ISupportExternalScope
+    {
+        private readonly LockedList<LogEntry> _entries = new();
+        private IExternalScopeProvider _scopes = new LoggerExternalScopeProvider();
+
+        public IReadOnlyList<LogEntry> Entries => _entries.Snapshot();
+
+        public void SetScopeProvider(IExternalScopeProvider scopeProvider) => _scopes = scopeProvider;
+
+        public ILogger CreateLogger(string categoryName) => new Logger(categoryName, this);
+
+        public void Dispose()
+        {
+        }
+
+        private sealed class Logger(string category, CapturedLogs owner) : ILogger
+        {
+            public IDisposable? BeginScope<TState>(TState state) where TState : notnull => owner._scopes.Push(state);
+
+            public bool IsEnabled(LogLevel logLevel) => logLevel != LogLevel.None;
+
+            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+            {
+                var scope = new Dictionary<string, object?>();
+                owner._scopes.ForEachScope((value, values) =>
+                {
+                    if (value is IEnumerable<KeyValuePair<string, object?>> pairs)
+                        foreach (var (key, item) in pairs) values[key] = item;
+                    else if (value is IEnumerable<KeyValuePair<string, object>> objects)
+                        foreach (var (key, item) in objects) values[key] = item;
+                }, scope);
+                owner._entries.Add(new LogEntry(category, logLevel, formatter(state, exception), scope));
+            }
         }
     }
 
