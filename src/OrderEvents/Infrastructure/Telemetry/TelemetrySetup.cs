@@ -27,6 +27,7 @@ public static class TelemetrySetup
         var telemetry = builder.Services.AddOpenTelemetry()
             .ConfigureResource(resource => resource.AddService(builder.Configuration["OTEL_SERVICE_NAME"] ?? "order-events"))
             .WithTracing(tracing => tracing
+                .SetSampler(new ParentBasedSampler(new SkipBackgroundDatabaseSpans()))
                 // Probes poll /health every few seconds: keep them out of the traces.
                 .AddAspNetCoreInstrumentation(options => options.Filter = http => !http.Request.Path.StartsWithSegments("/health"))
                 .AddNpgsql()
