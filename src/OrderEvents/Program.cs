@@ -7,9 +7,11 @@ using OrderEvents.Features.Notifications;
 using OrderEvents.Features.Orders;
 using OrderEvents.Features.Products;
 using OrderEvents.Infrastructure.Auth;
+using OrderEvents.Infrastructure.Health;
 using OrderEvents.Infrastructure.Http;
 using OrderEvents.Infrastructure.Kafka;
 using OrderEvents.Infrastructure.Postgres;
+using OrderEvents.Infrastructure.Telemetry;
 using Wolverine.Http;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -21,6 +23,8 @@ builder.AddOrders();
 builder.AddNotifications();
 builder.AddMessaging();
 builder.AddAuth();
+builder.AddHealth();
+builder.AddTelemetry();
 
 builder.Services.ConfigureHttpJsonOptions(json =>
     // Enums travel as the contract spells them: "PENDING", "ACTIVE", ...
@@ -37,6 +41,7 @@ app.UseExceptionHandler();
 app.UseStatusCodePages();
 app.UseAuthentication();
 app.UseAuthorization();
+app.MapHealthEndpoints();
 app.MapWolverineEndpoints(http =>
 {
     http.RequireAuthorizeOnAll();

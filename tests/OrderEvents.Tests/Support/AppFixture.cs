@@ -32,6 +32,9 @@ public class AppFixture : IAsyncLifetime
 
     public string ConsumerGroup { get; } = "tests-" + Guid.NewGuid().ToString("N")[..8];
 
+    /// <summary>The spans and metrics the app exported (OpenTelemetry in-memory exporters).</summary>
+    public ExportedTelemetry Telemetry { get; } = new();
+
     protected virtual bool KafkaEnabled => true;
 
     public async Task InitializeAsync()
@@ -66,7 +69,11 @@ public class AppFixture : IAsyncLifetime
             builder.UseSetting("KAFKA_GROUP_ID", ConsumerGroup);
             builder.UseSetting("Auth:AdminEmails", AdminEmail);
             builder.UseSetting("Catalog:SeedDemoProducts", "true");
-            builder.ConfigureServices(services => services.RunWolverineInSoloMode());
+            builder.ConfigureServices(services =>
+            {
+                services.RunWolverineInSoloMode();
+                Telemetry.CollectFrom(services);
+            });
         });
     }
 

@@ -4,6 +4,7 @@ using OrderEvents.Features.Orders;
 using Wolverine.Attributes;
 using Wolverine.ErrorHandling;
 using Wolverine.Runtime.Handlers;
+using OrderEvents.Infrastructure.Telemetry;
 
 namespace OrderEvents.Features.Notifications;
 
@@ -54,6 +55,8 @@ public static class NotifyUserHandler
             """, cancellationToken);
         if (inserted == 0)
             logger.LogDebug("Event {EventId} was already turned into a notification; skipping the redelivery", orderEvent.EventId);
+        else
+            OrderEventsMetrics.NotificationStored(orderEvent.EventType, orderEvent.Timestamp, clock.GetUtcNow());
     }
 }
 

@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Mvc;
 using OrderEvents.Features.Products;
 using OrderEvents.Infrastructure.Auth;
 using OrderEvents.Infrastructure.Http;
+using OrderEvents.Infrastructure.Telemetry;
 using Wolverine.Attributes;
 using Wolverine.Http;
 using Wolverine.Marten;
@@ -72,6 +73,7 @@ public static class CreateOrderEndpoint
         var placed = OrderPlaced.For(orderId, user.UserId(), request.Items!.Select(line => (products.ById[line.ProductId], line.Quantity)), clock.GetUtcNow());
         var order = Order.Create(placed);
         var (stored, published) = LoggedEvent.Of(placed, order);
+        OrderEventsMetrics.OrderPlaced(order.Id);
         return (TypedResults.Created($"/api/orders/{order.Id}", OrderResponse.From(order)),
             MartenOps.StartStream<Order>(order.StreamKey, stored),
             published);

@@ -103,6 +103,7 @@ public static class MessagingSetup
             // Record key = order id: all events of one order land on one partition, in order.
             .CustomizeOutgoingMessagesOfType<OrderEvent>((envelope, orderEvent) => envelope.PartitionKey = orderEvent.OrderId.ToString())
             .UseDurableOutbox()
+            .UseInterop((_, mapper) => mapper.PropagateW3CTraceContext())
             // The sender waits this long to fill a batch (default 250 ms); under load batches fill by size instead.
             .MessageBatchTimeout(5.Milliseconds())
             .ExternallyOwned();

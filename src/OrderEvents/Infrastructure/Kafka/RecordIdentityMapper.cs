@@ -19,7 +19,7 @@ public sealed class RecordIdentityMapper : IKafkaEnvelopeMapper
 
     public RecordIdentityMapper(KafkaTopic endpoint, Type defaultMessageType)
     {
-        _wolverine = new KafkaEnvelopeMapper(endpoint);
+        _wolverine = new KafkaEnvelopeMapper(endpoint).PropagateW3CTraceContext();
         _wolverine.ReceivesMessage(defaultMessageType);
     }
 

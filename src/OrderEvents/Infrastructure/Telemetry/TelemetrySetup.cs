@@ -1,0 +1,54 @@
+using Npgsql;
+using OpenTelemetry;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
+using OrderEvents.Features.Orders;
+using Wolverine;
+
+namespace OrderEvents.Infrastructure.Telemetry;
+
+public static class TelemetrySetup
+{
+    /// <summary>Wolverine's ActivitySource; its Meter is "Wolverine:" + the Wolverine service name.</summary>
+    public const string WolverineSource = "Wolverine";
+
+    /// <summary>
+    /// OpenTelemetry traces (ASP.NET Core, Npgsql, Wolverine), metrics (ASP.NET Core, runtime, Npgsql, Wolverine, ours)
+    /// and logs. Exported over OTLP only when OTEL_EXPORTER_OTLP_ENDPOINT is set; the exporter reads the standard
+    /// OTEL_* variables (OTEL_EXPORTER_OTLP_PROTOCOL = grpc or http/protobuf, headers, OTEL_SERVICE_NAME, ...).
+    /// </summary>
+    public static WebApplicationBuilder AddTelemetry(this WebApplicationBuilder builder)
+    {
+        // Every log line knows its trace: the ids go into the logging scope (shown where IncludeScopes is on).
+        builder.Logging.Configure(logging => logging.ActivityTrackingOptions =
+            ActivityTrackingOptions.TraceId | ActivityTrackingOptions.SpanId | ActivityTrackingOptions.ParentId);
+
+        var telemetry = builder.Services.AddOpenTelemetry()
+            .ConfigureResource(resource => resource.AddService(builder.Configuration["OTEL_SERVICE_NAME"] ?? "order-events"))
+            .WithTracing(tracing => tracing
+                .SetSampler(new ParentBasedSampler(new SkipBackgroundDatabaseSpans()))
+                // Probes poll /health every few seconds: keep them out of the traces.
+                .AddAspNetCoreInstrumentation(options => options.Filter = http => !http.Request.Path.StartsWithSegments("/health"))
+                .AddNpgsql()
+                .AddSource(WolverineSource))
+            .WithMetrics(metrics => metrics
+                .AddAspNetCoreInstrumentation()
+                .AddRuntimeInstrumentation()
+                .AddNpgsqlInstrumentation()
+                .AddMeter(WolverineSource + ":*")
+                .AddMeter(OrderEventsMetrics.MeterName))
+            .WithLogging(configureBuilder: null, configureOptions: options =>
+            {
+                options.IncludeScopes = true;
+                options.IncludeFormattedMessage = true;
+            });
+        if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"])) telemetry.UseOtlpExporter();
+
+        builder.Services.ConfigureWolverine(opts => opts.Policies.ForMessagesOfType<OrderEvent>()
+            // order.id and event.id as tags of the handler span.
+            .Audit(orderEvent => orderEvent.OrderId, orderEvent => orderEvent.EventId)
+            .AddMiddleware(typeof(OrderEventLogScope)));
+        return builder;
+    }
+}
