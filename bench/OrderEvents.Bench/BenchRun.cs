@@ -127,7 +127,8 @@ public sealed class BenchRun(BenchOptions options, string repoRoot) : IDisposabl
 
         var lag = new Latency();
         lag.RecordAll(await LagsAsync(target, traffic.CreatedOrders.ToArray()));
-        return new PhaseResult(name, traffic, drain.Drained, drain.Seconds, lag.Summary(), serviceCpu, postgresCpu, commits);
+        var rss = ProcStats.StatusKib(target.Process.Pid, "VmRSS") / 1024.0;
+        return new PhaseResult(name, traffic, drain.Drained, drain.Seconds, lag.Summary(), serviceCpu, postgresCpu, commits, rss);
     }
 
     private async Task<(bool Drained, double Seconds, int Polls)> DrainAsync(TargetProcess target, long expected, TimeSpan timeout)

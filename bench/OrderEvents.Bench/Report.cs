@@ -49,12 +49,14 @@ public static class Report
             Row($"server CPU per {per} (ms)", s?.Per(s.ServiceCpuMs, sCount) ?? double.NaN, b?.Per(b.ServiceCpuMs, bCount) ?? double.NaN, "F2");
             Row($"PostgreSQL CPU per {per} (ms)", s?.Per(s.PostgresCpuMs, sCount) ?? double.NaN, b?.Per(b.PostgresCpuMs, bCount) ?? double.NaN, "F2");
             Row($"PostgreSQL commits per {per}", s?.Per(s.Commits, sCount) ?? double.NaN, b?.Per(b.Commits, bCount) ?? double.NaN, "F2");
+            Row("server RSS after the drain (MiB)", s?.RssMib ?? double.NaN, b?.RssMib ?? double.NaN, "F0");
         }
 
         Phase($"open loop {options.Rate:0}/s for {options.Duration.TotalSeconds:0} s, creates only", service.CreateOnly, baseline.CreateOnly, mixed: false, burst: false);
         Phase($"open loop {options.Rate:0}/s for {options.Duration.TotalSeconds:0} s, mixed creates/pays/cancels", service.Mixed, baseline.Mixed, mixed: true, burst: false);
         md.AppendLine("| **step search (creates)** | | | |");
-        Row($"highest rate with POST p99 < {options.P99Limit.TotalMilliseconds:0} ms (req/s)", service.MaxSustainedRate, baseline.MaxSustainedRate, "F0");
+        md.AppendLine($"| highest rate with POST p99 < {options.P99Limit.TotalMilliseconds:0} ms (req/s) | {service.DescribeMaxSustainedRate()} | " +
+                      $"{baseline.DescribeMaxSustainedRate()} | {Ratio(service.MaxSustainedRate, baseline.MaxSustainedRate)} |");
         Phase($"closed loop, {options.Connections} connections, {options.Burst.TotalSeconds:0} s burst (+ drain)", service.Burst, baseline.Burst, mixed: false, burst: true);
         md.AppendLine("| **memory** | | | |");
         Row("server peak RSS (MiB, VmHWM)", service.PeakRssMib, baseline.PeakRssMib, "F0");

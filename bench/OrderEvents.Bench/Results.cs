@@ -11,7 +11,8 @@ public sealed record PhaseResult(
     Percentiles Lag,
     double ServiceCpuMs,
     double PostgresCpuMs,
-    long Commits)
+    long Commits,
+    double RssMib)
 {
     public int Orders => Traffic.CreatedOrders.Count;
 
@@ -35,4 +36,10 @@ public sealed class TargetResult(string name)
     public string? Failure { get; set; }
 
     public double MaxSustainedRate => Steps.Where(s => s.Passed).Select(s => s.Rate).DefaultIfEmpty(double.NaN).Max();
+
+    /// <summary>"329", or "&lt; 150" when even the first step failed, or "≥ 940" when the last step still passed.</summary>
+    public string DescribeMaxSustainedRate() => Steps.Count == 0 ? "–"
+        : !Steps[0].Passed ? $"< {Steps[0].Rate:F0}"
+        : Steps[^1].Passed ? $"≥ {Steps[^1].Rate:F0}"
+        : $"{MaxSustainedRate:F0}";
 }

@@ -120,7 +120,11 @@ public sealed class NotificationConsumer(NpgsqlDataSource db, BareSettings setti
         for (var attempt = 0; attempt < 50; attempt++)
         {
             var metadata = admin.GetMetadata(settings.Topic, TimeSpan.FromSeconds(5));
-            if (metadata.Topics.FirstOrDefault() is { Error.IsError: false, Partitions.Count: > 0 }) return;
+            if (metadata.Topics.FirstOrDefault() is { Error.IsError: false, Partitions.Count: > 0 } topic)
+            {
+                Console.WriteLine($"Topic {settings.Topic}: {topic.Partitions.Count} partitions");
+                return;
+            }
             await Task.Delay(100);
         }
 

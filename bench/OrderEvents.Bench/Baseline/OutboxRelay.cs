@@ -67,7 +67,12 @@ public sealed class OutboxRelay(NpgsqlDataSource db, BareSettings settings, ILog
             while (await reader.ReadAsync(cancellationToken)) rows.Add((reader.GetInt64(0), reader.GetString(1), reader.GetString(2)));
         }
 
-        if (rows.Count == 0) return 0;
+        if (rows.Count == 0)
+        {
+            // Nothing to send (a wake-up whose rows an earlier batch already took): no commit to count.
+            await transaction.RollbackAsync(cancellationToken);
+            return 0;
+        }
 
         rows.Sort((a, b) => a.Id.CompareTo(b.Id));
         // Produce() keeps the order per partition (idempotent producer); ProduceAsync per row would too, but allocates a Task each.
