@@ -213,6 +213,8 @@ public sealed class BenchRun(BenchOptions options, string repoRoot) : IDisposabl
             ["Jwt__SigningKey"] = SigningKey,
             ["ConnectionStrings__Postgres"] = _cluster!.ConnectionString(ServiceDatabase),
             ["KAFKA_ENABLED"] = "true",
+            // The orders use the demo products 1..5, which only Development seeds by default.
+            ["Catalog__SeedDemoProducts"] = "true",
         };
         foreach (var (key, value) in options.ServiceEnv) environment[key] = value;
         return environment;
