@@ -19,6 +19,7 @@ public sealed class BenchRun(BenchOptions options, string repoRoot) : IDisposabl
     private const string SigningKey = "orderevents-benchmark-signing-key-0123456789abcdef";
     // After traffic stops, backends flush their statistics within a second (PGSTAT_MIN_INTERVAL).
     private static readonly TimeSpan StatsSettle = TimeSpan.FromMilliseconds(1200);
+    private static readonly TimeSpan IdleWindow = TimeSpan.FromSeconds(3);
 
     private readonly string _runDirectory = Directory.CreateTempSubdirectory("orderevents-bench-").FullName;
     private readonly List<IDisposable> _owned = [];
@@ -73,6 +74,8 @@ public sealed class BenchRun(BenchOptions options, string repoRoot) : IDisposabl
         var warmup = await LoadGenerator.OpenLoopAsync(client, warmupRate, options.Warmup, options.Mix, seed: 1);
         var warmupDrain = await DrainAsync(target, beforeWarmup + warmup.ExpectedNotifications, TimeSpan.FromSeconds(120));
         log($"warm-up: {warmup.Succeeded}/{warmup.Sent} ok ({warmup.DescribeErrors()}), drained: {warmupDrain.Drained}");
+        var quiet = await WaitUntilQuietAsync(target, TimeSpan.FromSeconds(60));
+        log(string.Create(CultureInfo.InvariantCulture, $"quiet after {quiet.Seconds:F0} s (last second: {quiet.Percent:F0} % of a core)"));
 
         result.CreateOnly = await MeasurePhaseAsync(target, $"open loop {options.Rate}/s, creates",
             () => LoadGenerator.OpenLoopAsync(client, options.Rate, options.Duration, mix: null, seed: 2));
@@ -98,6 +101,15 @@ public sealed class BenchRun(BenchOptions options, string repoRoot) : IDisposabl
         result.Burst = await MeasurePhaseAsync(target, $"closed loop, {options.Connections} connections",
             () => LoadGenerator.ClosedLoopAsync(client, options.Connections, options.Burst, options.MaxBurstRequests));
         log(Describe(result.Burst));
+
+        // Background cost (polling agents, consumers' fetch loops): CPU while nothing is sent, measured last, when the JIT
+        // has long finished tiering up (right after the warm-up, tier-1 compilation alone took a quarter to half a core).
+        var idleServiceCpu = ProcStats.CpuMilliseconds(target.Process.Pid);
+        var idlePostgresCpu = ProcStats.TreeCpuMilliseconds(_cluster!.PostmasterPid);
+        await Task.Delay(IdleWindow);
+        result.IdleServiceCpuPercent = (ProcStats.CpuMilliseconds(target.Process.Pid) - idleServiceCpu) / IdleWindow.TotalMilliseconds * 100;
+        result.IdlePostgresCpuPercent = (ProcStats.TreeCpuMilliseconds(_cluster.PostmasterPid) - idlePostgresCpu) / IdleWindow.TotalMilliseconds * 100;
+        log(string.Create(CultureInfo.InvariantCulture, $"idle CPU: {result.IdleServiceCpuPercent:F1} % of a core, PostgreSQL {result.IdlePostgresCpuPercent:F1} %"));
 
         result.PeakRssMib = ProcStats.StatusKib(target.Process.Pid, "VmHWM") / 1024.0;
         result.EndRssMib = ProcStats.StatusKib(target.Process.Pid, "VmRSS") / 1024.0;
@@ -129,6 +141,23 @@ public sealed class BenchRun(BenchOptions options, string repoRoot) : IDisposabl
         lag.RecordAll(await LagsAsync(target, traffic.CreatedOrders.ToArray()));
         var rss = ProcStats.StatusKib(target.Process.Pid, "VmRSS") / 1024.0;
         return new PhaseResult(name, traffic, drain.Drained, drain.Seconds, lag.Summary(), serviceCpu, postgresCpu, commits, rss);
+    }
+
+    /// <summary>
+    /// After the warm-up the JIT keeps recompiling hot methods at tier 1 in the background for several seconds (a quarter
+    /// to half a core here): wait until the target uses less than 10 % of a core over a second, so the first measured
+    /// phase does not pay for it.
+    /// </summary>
+    private static async Task<(double Seconds, double Percent)> WaitUntilQuietAsync(TargetProcess target, TimeSpan timeout)
+    {
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            var before = ProcStats.CpuMilliseconds(target.Process.Pid);
+            await Task.Delay(1000);
+            var percent = (ProcStats.CpuMilliseconds(target.Process.Pid) - before) / 10.0;
+            if (percent < 10 || clock.Elapsed > timeout) return (clock.Elapsed.TotalSeconds, percent);
+        }
     }
 
     private async Task<(bool Drained, double Seconds, int Polls)> DrainAsync(TargetProcess target, long expected, TimeSpan timeout)

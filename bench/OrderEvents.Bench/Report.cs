@@ -58,6 +58,9 @@ public static class Report
         md.AppendLine($"| highest rate with POST p99 < {options.P99Limit.TotalMilliseconds:0} ms (req/s) | {service.DescribeMaxSustainedRate()} | " +
                       $"{baseline.DescribeMaxSustainedRate()} | {Ratio(service.MaxSustainedRate, baseline.MaxSustainedRate)} |");
         Phase($"closed loop, {options.Connections} connections, {options.Burst.TotalSeconds:0} s burst (+ drain)", service.Burst, baseline.Burst, mixed: false, burst: true);
+        md.AppendLine("| **idle (3 s after the last phase, nothing sent)** | | | |");
+        Row("server CPU (% of one core)", service.IdleServiceCpuPercent, baseline.IdleServiceCpuPercent);
+        Row("PostgreSQL CPU (% of one core)", service.IdlePostgresCpuPercent, baseline.IdlePostgresCpuPercent);
         md.AppendLine("| **memory** | | | |");
         Row("server peak RSS (MiB, VmHWM)", service.PeakRssMib, baseline.PeakRssMib, "F0");
         Row("server RSS at the end (MiB)", service.EndRssMib, baseline.EndRssMib, "F0");

@@ -34,6 +34,8 @@ public sealed class TargetResult(string name)
     public double PeakRssMib { get; set; } = double.NaN;
     public double EndRssMib { get; set; } = double.NaN;
     public string? Failure { get; set; }
+    public double IdleServiceCpuPercent { get; set; } = double.NaN;
+    public double IdlePostgresCpuPercent { get; set; } = double.NaN;
 
     public double MaxSustainedRate => Steps.Where(s => s.Passed).Select(s => s.Rate).DefaultIfEmpty(double.NaN).Max();
 
