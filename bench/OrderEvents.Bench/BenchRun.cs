@@ -74,6 +74,8 @@ public sealed class BenchRun(BenchOptions options, string repoRoot) : IDisposabl
         var warmup = await LoadGenerator.OpenLoopAsync(client, warmupRate, options.Warmup, options.Mix, seed: 1);
         var warmupDrain = await DrainAsync(target, beforeWarmup + warmup.ExpectedNotifications, TimeSpan.FromSeconds(120));
         log($"warm-up: {warmup.Succeeded}/{warmup.Sent} ok ({warmup.DescribeErrors()}), drained: {warmupDrain.Drained}");
+        if (!warmupDrain.Drained || warmup.Succeeded == 0)
+            throw new InvalidOperationException("The warm-up's events did not all become notifications within 120 s: the event pipeline is not working");
         var quiet = await WaitUntilQuietAsync(target, TimeSpan.FromSeconds(60));
         log(string.Create(CultureInfo.InvariantCulture, $"quiet after {quiet.Seconds:F0} s (last second: {quiet.Percent:F0} % of a core)"));
 

@@ -14,12 +14,25 @@ public sealed class NotificationConsumer(NpgsqlDataSource db, BareSettings setti
     private const int BatchSize = 500;
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
-        // Consume() blocks: its own thread, not the thread pool's.
-        Task.Factory.StartNew(() => Run(stoppingToken), stoppingToken, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
+        // Consume() blocks: its own thread (everything below stays on it), not the thread pool's.
+        Task.Factory.StartNew(() => Run(stoppingToken), stoppingToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
 
-    private async Task Run(CancellationToken stoppingToken)
+    private void Run(CancellationToken stoppingToken)
     {
-        await EnsureTopicAsync();
+        try
+        {
+            ConsumeUntilStopped(stoppingToken);
+        }
+        catch (Exception e) when (!stoppingToken.IsCancellationRequested)
+        {
+            logger.LogCritical(e, "The notification consumer stopped");
+            throw;
+        }
+    }
+
+    private void ConsumeUntilStopped(CancellationToken stoppingToken)
+    {
+        EnsureTopic();
         using var consumer = new ConsumerBuilder<string, string>(new ConsumerConfig
         {
             BootstrapServers = settings.Brokers,
@@ -29,7 +42,10 @@ public sealed class NotificationConsumer(NpgsqlDataSource db, BareSettings setti
             FetchWaitMaxMs = 10,
             SessionTimeoutMs = 6000,
             HeartbeatIntervalMs = 500,
-        }).Build();
+        })
+            .SetPartitionsAssignedHandler((_, partitions) => Console.WriteLine($"Consumer assigned {string.Join(", ", partitions)}"))
+            .SetErrorHandler((_, error) => Console.WriteLine($"Consumer error: {error}"))
+            .Build();
         consumer.Subscribe(settings.Topic);
 
         var batch = new List<ConsumeResult<string, string>>(BatchSize);
@@ -43,7 +59,7 @@ public sealed class NotificationConsumer(NpgsqlDataSource db, BareSettings setti
                 batch.Add(first);
                 while (batch.Count < BatchSize && consumer.Consume(TimeSpan.Zero) is { Message: not null } next) batch.Add(next);
 
-                await StoreAsync(batch, stoppingToken);
+                StoreAsync(batch, stoppingToken).GetAwaiter().GetResult();
                 consumer.Commit(batch
                     .GroupBy(record => record.TopicPartition)
                     .Select(partition => new TopicPartitionOffset(partition.Key, partition.Max(record => record.Offset.Value) + 1)));
@@ -58,7 +74,7 @@ public sealed class NotificationConsumer(NpgsqlDataSource db, BareSettings setti
                 logger.LogWarning(e, "Storing a notification batch failed; retrying it");
                 foreach (var partition in batch.GroupBy(record => record.TopicPartition))
                     consumer.Seek(new TopicPartitionOffset(partition.Key, partition.Min(record => record.Offset.Value)));
-                await Task.Delay(200, stoppingToken);
+                stoppingToken.WaitHandle.WaitOne(200);
             }
         }
 
@@ -114,7 +130,7 @@ public sealed class NotificationConsumer(NpgsqlDataSource db, BareSettings setti
     /// The mock broker cannot CreateTopics, and a consumer subscribing to a missing topic waits about a minute:
     /// a metadata request from an admin (producer) handle auto-creates it first.
     /// </summary>
-    private async Task EnsureTopicAsync()
+    private void EnsureTopic()
     {
         using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = settings.Brokers }).Build();
         for (var attempt = 0; attempt < 50; attempt++)
@@ -125,7 +141,7 @@ public sealed class NotificationConsumer(NpgsqlDataSource db, BareSettings setti
                 Console.WriteLine($"Topic {settings.Topic}: {topic.Partitions.Count} partitions");
                 return;
             }
-            await Task.Delay(100);
+            Thread.Sleep(100);
         }
 
         throw new InvalidOperationException($"Topic {settings.Topic} could not be created on {settings.Brokers}");
