@@ -16,7 +16,7 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output)
 {
     private const int BurstSize = 240;
     private const int KillAfter = 90;
-    private static readonly TimeSpan RecoveryDeadline = TimeSpan.FromSeconds(60);
+    private static readonly TimeSpan RecoveryDeadline = TimeSpan.FromSeconds(45);
 
     [Fact]
     public async Task killed_mid_burst_on_the_embedded_broker_every_stored_order_gets_its_notification_after_the_restart()

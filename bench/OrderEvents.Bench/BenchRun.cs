@@ -1,0 +1,341 @@
+using System.Diagnostics;
+using System.Globalization;
+using Npgsql;
+using OrderEvents.Bench.Harness;
+using OrderEvents.Bench.Load;
+using OrderEvents.Bench.Targets;
+
+namespace OrderEvents.Bench;
+
+/// <summary>
+/// One benchmark run: publish the service, start a PostgreSQL cluster and the service's standalone broker, then measure
+/// each target in turn (only one runs at a time, so CPU and commits are its own) and report them side by side.
+/// </summary>
+public sealed class BenchRun(BenchOptions options, string repoRoot) : IDisposable
+{
+    private const string ServiceDatabase = "orderevents";
+    private const string BaselineDatabase = "baseline";
+    // Both targets sign and validate with this key (the service refuses a missing key outside Development).
+    private const string SigningKey = "orderevents-benchmark-signing-key-0123456789abcdef";
+    // After traffic stops, backends flush their statistics within a second (PGSTAT_MIN_INTERVAL).
+    private static readonly TimeSpan StatsSettle = TimeSpan.FromMilliseconds(1200);
+    private static readonly TimeSpan IdleWindow = TimeSpan.FromSeconds(3);
+
+    private readonly string _runDirectory = Directory.CreateTempSubdirectory("orderevents-bench-").FullName;
+    private readonly List<IDisposable> _owned = [];
+    private PostgresCluster? _cluster;
+    private string _bootstrap = "";
+    private string _serviceDll = "";
+    private readonly string _dotnet = FindDotnet();
+    private bool _disposed;
+
+    public TextWriter Progress { get; } = Console.Error;
+
+    public async Task<List<TargetResult>> RunAsync()
+    {
+        _serviceDll = options.ServiceDll is { } given ? Path.GetFullPath(given) : PublishService();
+        _cluster = Own(PostgresCluster.Start(options.PostgresBin, Progress));
+        await _cluster.CreateDatabaseAsync(ServiceDatabase);
+        await _cluster.CreateDatabaseAsync(BaselineDatabase);
+        _bootstrap = await StartBrokerAsync();
+
+        var results = new List<TargetResult>();
+        foreach (var name in options.Targets)
+        {
+            var result = new TargetResult(name);
+            results.Add(result);
+            try
+            {
+                using var target = Own(name == "service" ? StartService() : StartBaseline());
+                await MeasureTargetAsync(target, result);
+            }
+            catch (Exception e)
+            {
+                result.Failure = e.Message;
+                Progress.WriteLine($"[{name}] FAILED: {e}");
+                Progress.WriteLine($"Logs kept in {_runDirectory}");
+                options.KeepLogs = true;
+            }
+        }
+
+        return results;
+    }
+
+    private async Task MeasureTargetAsync(TargetProcess target, TargetResult result)
+    {
+        var log = (string line) => Progress.WriteLine($"[{target.Name}] {line}");
+        using var client = new ApiClient(target.BaseAddress, options.RequestTimeout);
+        await client.WaitUntilUpAsync(() => target.Process.HasExited, TimeSpan.FromSeconds(120));
+        await client.RegisterUsersAsync(options.Users, $"{target.Name}-{Guid.NewGuid():N}"[..24]);
+        log($"up on {target.BaseAddress}, {options.Users} users logged in");
+
+        var warmupRate = Math.Min(options.Rate, 100);
+        var beforeWarmup = await CountNotificationsAsync(target);
+        var warmup = await LoadGenerator.OpenLoopAsync(client, warmupRate, options.Warmup, options.Mix, seed: 1);
+        var warmupDrain = await DrainAsync(target, beforeWarmup + warmup.ExpectedNotifications, TimeSpan.FromSeconds(120));
+        log($"warm-up: {warmup.Succeeded}/{warmup.Sent} ok ({warmup.DescribeErrors()}), drained: {warmupDrain.Drained}");
+        if (!warmupDrain.Drained || warmup.Succeeded == 0)
+            throw new InvalidOperationException("The warm-up's events did not all become notifications within 120 s: the event pipeline is not working");
+        var quiet = await WaitUntilQuietAsync(target, TimeSpan.FromSeconds(60));
+        log(string.Create(CultureInfo.InvariantCulture, $"quiet after {quiet.Seconds:F0} s (last second: {quiet.Percent:F0} % of a core)"));
+
+        result.CreateOnly = await MeasurePhaseAsync(target, $"open loop {options.Rate}/s, creates",
+            () => LoadGenerator.OpenLoopAsync(client, options.Rate, options.Duration, mix: null, seed: 2));
+        log(Describe(result.CreateOnly));
+
+        result.Mixed = await MeasurePhaseAsync(target, $"open loop {options.Rate}/s, mixed",
+            () => LoadGenerator.OpenLoopAsync(client, options.Rate, options.Duration, options.Mix, seed: 3));
+        log(Describe(result.Mixed));
+
+        var rate = options.FirstStep;
+        for (var step = 0; step < options.MaxSteps; step++, rate *= options.StepFactor)
+        {
+            var before = await CountNotificationsAsync(target);
+            var traffic = await LoadGenerator.OpenLoopAsync(client, rate, options.StepDuration, mix: null, seed: 10 + step);
+            var post = traffic.ByOperation[Operation.Create].Summary();
+            var passed = traffic.ErrorCount == 0 && post.P99 < options.P99Limit.TotalMilliseconds && traffic.AchievedRate >= 0.95 * rate;
+            result.Steps.Add(new StepResult(rate, traffic.AchievedRate, post, traffic.ErrorCount, passed));
+            log(string.Create(CultureInfo.InvariantCulture, $"step {rate:F0}/s: achieved {traffic.AchievedRate:F0}/s, p99 {post.P99:F1} ms, errors {traffic.ErrorCount} -> {(passed ? "pass" : "FAIL")}"));
+            var drain = await DrainAsync(target, before + traffic.ExpectedNotifications, options.DrainTimeout);
+            if (!passed || !drain.Drained) break;
+        }
+
+        result.Burst = await MeasurePhaseAsync(target, $"closed loop, {options.Connections} connections",
+            () => LoadGenerator.ClosedLoopAsync(client, options.Connections, options.Burst, options.MaxBurstRequests));
+        log(Describe(result.Burst));
+
+        // Background cost (polling agents, consumers' fetch loops): CPU while nothing is sent, measured last, when the JIT
+        // has long finished tiering up (right after the warm-up, tier-1 compilation alone took a quarter to half a core).
+        var idleServiceCpu = ProcStats.CpuMilliseconds(target.Process.Pid);
+        var idlePostgresCpu = ProcStats.TreeCpuMilliseconds(_cluster!.PostmasterPid);
+        await Task.Delay(IdleWindow);
+        result.IdleServiceCpuPercent = (ProcStats.CpuMilliseconds(target.Process.Pid) - idleServiceCpu) / IdleWindow.TotalMilliseconds * 100;
+        result.IdlePostgresCpuPercent = (ProcStats.TreeCpuMilliseconds(_cluster.PostmasterPid) - idlePostgresCpu) / IdleWindow.TotalMilliseconds * 100;
+        log(string.Create(CultureInfo.InvariantCulture, $"idle CPU: {result.IdleServiceCpuPercent:F1} % of a core, PostgreSQL {result.IdlePostgresCpuPercent:F1} %"));
+
+        result.PeakRssMib = ProcStats.StatusKib(target.Process.Pid, "VmHWM") / 1024.0;
+        result.EndRssMib = ProcStats.StatusKib(target.Process.Pid, "VmRSS") / 1024.0;
+        log(string.Create(CultureInfo.InvariantCulture, $"peak RSS {result.PeakRssMib:F0} MiB, RSS at the end {result.EndRssMib:F0} MiB"));
+    }
+
+    /// <summary>
+    /// Traffic, then the drain (until every event of the phase has its notification); CPU of the target and of all of
+    /// PostgreSQL and the target database's commits over traffic + drain; event lag of the phase's orders.
+    /// </summary>
+    private async Task<PhaseResult> MeasurePhaseAsync(TargetProcess target, string name, Func<Task<Traffic>> run)
+    {
+        var notificationsBefore = await CountNotificationsAsync(target);
+        await Task.Delay(StatsSettle);
+        var commitsBefore = await _cluster!.CommitsAsync(target.Database);
+        var serviceCpuBefore = ProcStats.CpuMilliseconds(target.Process.Pid);
+        var postgresCpuBefore = ProcStats.TreeCpuMilliseconds(_cluster.PostmasterPid);
+
+        var traffic = await run();
+        var drain = await DrainAsync(target, notificationsBefore + traffic.ExpectedNotifications, options.DrainTimeout);
+
+        var serviceCpu = ProcStats.CpuMilliseconds(target.Process.Pid) - serviceCpuBefore;
+        var postgresCpu = ProcStats.TreeCpuMilliseconds(_cluster.PostmasterPid) - postgresCpuBefore;
+        await Task.Delay(StatsSettle);
+        // The drain's own count queries ran in the target's database: they are not the target's commits.
+        var commits = await _cluster.CommitsAsync(target.Database) - commitsBefore - drain.Polls;
+
+        var lag = new Latency();
+        lag.RecordAll(await LagsAsync(target, traffic.CreatedOrders.ToArray()));
+        var rss = ProcStats.StatusKib(target.Process.Pid, "VmRSS") / 1024.0;
+        return new PhaseResult(name, traffic, drain.Drained, drain.Seconds, lag.Summary(), serviceCpu, postgresCpu, commits, rss);
+    }
+
+    /// <summary>
+    /// After the warm-up the JIT keeps recompiling hot methods at tier 1 in the background for several seconds (a quarter
+    /// to half a core here): wait until the target uses less than 10 % of a core over a second, so the first measured
+    /// phase does not pay for it.
+    /// </summary>
+    private static async Task<(double Seconds, double Percent)> WaitUntilQuietAsync(TargetProcess target, TimeSpan timeout)
+    {
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            var before = ProcStats.CpuMilliseconds(target.Process.Pid);
+            await Task.Delay(1000);
+            var percent = (ProcStats.CpuMilliseconds(target.Process.Pid) - before) / 10.0;
+            if (percent < 10 || clock.Elapsed > timeout) return (clock.Elapsed.TotalSeconds, percent);
+        }
+    }
+
+    private async Task<(bool Drained, double Seconds, int Polls)> DrainAsync(TargetProcess target, long expected, TimeSpan timeout)
+    {
+        var clock = Stopwatch.StartNew();
+        var polls = 0;
+        while (true)
+        {
+            polls++;
+            if (await CountNotificationsAsync(target) >= expected) return (true, clock.Elapsed.TotalSeconds, polls);
+            if (clock.Elapsed > timeout) return (false, clock.Elapsed.TotalSeconds, polls);
+            // Poll often at first, then less (each count is a scan; at most 2% of the drain time is lost to granularity).
+            await Task.Delay(TimeSpan.FromMilliseconds(Math.Clamp(clock.Elapsed.TotalMilliseconds / 50, 20, 500)));
+        }
+    }
+
+    private async Task<long> CountNotificationsAsync(TargetProcess target)
+    {
+        await using var connection = new NpgsqlConnection(_cluster!.ConnectionString(target.Database));
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(target.Store.CountSql, connection);
+        try
+        {
+            return (long)(await command.ExecuteScalarAsync())!;
+        }
+        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UndefinedTable)
+        {
+            return 0; // not created yet (before the first notification)
+        }
+    }
+
+    private async Task<List<double>> LagsAsync(TargetProcess target, long[] orderIds)
+    {
+        await using var connection = new NpgsqlConnection(_cluster!.ConnectionString(target.Database));
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(target.Store.LagSql, connection);
+        command.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = orderIds });
+        var lags = new List<double>(orderIds.Length);
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync()) lags.Add(reader.GetDouble(0));
+        return lags;
+    }
+
+    private static string Describe(PhaseResult phase) => string.Create(CultureInfo.InvariantCulture,
+        $"{phase.Name}: {phase.Traffic.Succeeded}/{phase.Traffic.Sent} ok in {phase.Traffic.ElapsedSeconds:F1} s ({phase.Traffic.AchievedRate:F0}/s), " +
+        $"errors: {phase.Traffic.DescribeErrors()}; POST p50/p99 {phase.Traffic.ByOperation[Operation.Create].Summary().P50:F1}/{phase.Traffic.ByOperation[Operation.Create].Summary().P99:F1} ms; " +
+        $"drain {phase.DrainSeconds:F1} s{(phase.Drained ? "" : " (NOT DRAINED)")}; lag p99 {phase.Lag.P99:F1} ms; " +
+        $"CPU/order {phase.Per(phase.ServiceCpuMs, phase.Orders):F2} + PG {phase.Per(phase.PostgresCpuMs, phase.Orders):F2} ms; commits/order {phase.Per(phase.Commits, phase.Orders):F1}");
+
+    // ---- processes -------------------------------------------------------------------------------------------
+
+    private string PublishService()
+    {
+        var output = Path.Combine(repoRoot, "artifacts", "bench", "service");
+        var dll = Path.Combine(output, "OrderEvents.dll");
+        if (options.NoBuild && File.Exists(dll)) return dll;
+
+        Progress.WriteLine($"Publishing src/OrderEvents ({options.Configuration}) to {output}");
+        var clock = Stopwatch.StartNew();
+        using var publish = Process.Start(new ProcessStartInfo(_dotnet)
+        {
+            ArgumentList = { "publish", Path.Combine(repoRoot, "src", "OrderEvents", "OrderEvents.csproj"), "-c", options.Configuration, "-o", output, "--nologo", "-v", "q" },
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        })!;
+        var stdout = publish.StandardOutput.ReadToEndAsync();
+        var stderr = publish.StandardError.ReadToEndAsync();
+        publish.WaitForExit();
+        if (publish.ExitCode != 0) throw new InvalidOperationException($"dotnet publish failed:\n{stdout.Result}{stderr.Result}");
+        Progress.WriteLine($"Published in {clock.Elapsed.TotalSeconds:F0} s");
+        return dll;
+    }
+
+    /// <summary>The service's environment (ASPNETCORE_ENVIRONMENT, the signing key, then --service-env overrides).</summary>
+    private Dictionary<string, string?> ServiceEnvironment()
+    {
+        var environment = new Dictionary<string, string?>
+        {
+            ["ASPNETCORE_ENVIRONMENT"] = options.ServiceEnvironment,
+            ["DOTNET_ENVIRONMENT"] = null,
+            ["Jwt__SigningKey"] = SigningKey,
+            ["ConnectionStrings__Postgres"] = _cluster!.ConnectionString(ServiceDatabase),
+            ["KAFKA_ENABLED"] = "true",
+            // The orders use the demo products 1..5, which only Development seeds by default.
+            ["Catalog__SeedDemoProducts"] = "true",
+        };
+        foreach (var (key, value) in options.ServiceEnv) environment[key] = value;
+        return environment;
+    }
+
+    private async Task<string> StartBrokerAsync()
+    {
+        var file = Path.Combine(_runDirectory, "bootstrap.txt");
+        var environment = ServiceEnvironment();
+        environment["KAFKA_BROKERS"] = null; // the command runs the embedded broker only when no broker is configured
+        var broker = Own(ChildProcess.Start(_dotnet, [_serviceDll, "kafka-broker", "--bootstrap-file", file],
+            Path.GetDirectoryName(_serviceDll)!, environment, Path.Combine(_runDirectory, "kafka-broker.log")));
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < TimeSpan.FromSeconds(60))
+        {
+            if (File.Exists(file) && (await File.ReadAllTextAsync(file)).Trim() is { Length: > 0 } bootstrap)
+            {
+                Progress.WriteLine($"Standalone broker (the service's kafka-broker command) at {bootstrap}");
+                return bootstrap;
+            }
+
+            if (broker.HasExited) break;
+            await Task.Delay(100);
+        }
+
+        throw new InvalidOperationException($"The kafka-broker command did not write {file}:\n{broker.Tail()}");
+    }
+
+    private TargetProcess StartService()
+    {
+        var port = PostgresCluster.FreePort();
+        var environment = ServiceEnvironment();
+        environment["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}";
+        environment["KAFKA_BROKERS"] = _bootstrap;
+        foreach (var (key, value) in options.ServiceEnv) environment[key] = value;
+        var process = ChildProcess.Start(_dotnet, [_serviceDll, .. options.ServiceArgs], Path.GetDirectoryName(_serviceDll)!, environment,
+            Path.Combine(_runDirectory, "service.log"));
+        return new TargetProcess("service", ServiceDatabase, NotificationStore.Service, process, new Uri($"http://127.0.0.1:{port}"));
+    }
+
+    private TargetProcess StartBaseline()
+    {
+        var port = PostgresCluster.FreePort();
+        var self = typeof(BenchRun).Assembly.Location;
+        var environment = new Dictionary<string, string?>
+        {
+            ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}",
+            ["ASPNETCORE_ENVIRONMENT"] = "Production",
+            ["ConnectionStrings__Postgres"] = _cluster!.ConnectionString(BaselineDatabase),
+            ["KAFKA_BROKERS"] = _bootstrap,
+            ["Jwt__SigningKey"] = SigningKey,
+            ["BASELINE_TOPIC"] = "baseline-order-events",
+            ["BASELINE_GROUP"] = "baseline-notifications",
+        };
+        var process = ChildProcess.Start(_dotnet, [self, "baseline-server"], Path.GetDirectoryName(self)!, environment,
+            Path.Combine(_runDirectory, "baseline.log"));
+        return new TargetProcess("baseline", BaselineDatabase, NotificationStore.Baseline, process, new Uri($"http://127.0.0.1:{port}"));
+    }
+
+    private T Own<T>(T disposable) where T : IDisposable
+    {
+        lock (_owned) _owned.Add(disposable);
+        return disposable;
+    }
+
+    private static string FindDotnet() =>
+        Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host) ? host
+        : Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet" ? Environment.ProcessPath! : "dotnet";
+
+    /// <summary>Stops the broker and removes the cluster (targets are stopped after their own measurement); idempotent.</summary>
+    public void Dispose()
+    {
+        lock (_owned)
+        {
+            if (_disposed) return;
+            _disposed = true;
+            for (var i = _owned.Count - 1; i >= 0; i--)
+            {
+                try
+                {
+                    _owned[i].Dispose();
+                }
+                catch (Exception e)
+                {
+                    Console.Error.WriteLine($"Cleanup: {e.Message}");
+                }
+            }
+        }
+
+        if (options.KeepLogs) Progress.WriteLine($"Logs kept in {_runDirectory}");
+        else Directory.Delete(_runDirectory, recursive: true);
+    }
+}

@@ -1,0 +1,108 @@
+using System.Globalization;
+using System.Text;
+using OrderEvents.Bench.Load;
+
+namespace OrderEvents.Bench;
+
+/// <summary>The markdown report: every figure of the service next to the baseline's, and service / baseline.</summary>
+public static class Report
+{
+    public static string Markdown(BenchOptions options, IReadOnlyList<TargetResult> results, string commandLine, DateTimeOffset startedAt)
+    {
+        var service = results.FirstOrDefault(r => r.Name == "service") ?? new TargetResult("service");
+        var baseline = results.FirstOrDefault(r => r.Name == "baseline") ?? new TargetResult("baseline");
+        var md = new StringBuilder();
+        md.AppendLine(options.Smoke ? "### SMOKE RUN (short phases on a shared machine: not the benchmark's result)" : "### Benchmark run");
+        md.AppendLine();
+        md.AppendLine($"- Date: {startedAt:yyyy-MM-dd HH:mm} UTC; machine: {Machine()}");
+        md.AppendLine($"- Command: `{commandLine}`");
+        md.AppendLine($"- Settings: {options.Describe()}");
+        foreach (var failed in results.Where(r => r.Failure is not null)) md.AppendLine($"- **{failed.Name} failed:** {failed.Failure}");
+        md.AppendLine();
+        md.AppendLine("| | OrderEvents | bare | ratio |");
+        md.AppendLine("|---|---|---|---|");
+
+        void Row(string label, double s, double b, string format = "F1", bool ratio = true) =>
+            md.AppendLine($"| {label} | {Number(s, format)} | {Number(b, format)} | {(ratio ? Ratio(s, b) : "")} |");
+
+        void Latencies(string label, Percentiles s, Percentiles b)
+        {
+            Row($"{label} p50 (ms)", s.P50, b.P50);
+            Row($"{label} p95 (ms)", s.P95, b.P95);
+            Row($"{label} p99 (ms)", s.P99, b.P99);
+            Row($"{label} max (ms)", s.Max, b.Max);
+        }
+
+        void Phase(string title, PhaseResult? s, PhaseResult? b, bool mixed, bool burst)
+        {
+            md.AppendLine($"| **{title}** | | | |");
+            var per = mixed ? "request" : "order";
+            Row(burst ? "throughput (req/s)" : "achieved rate (req/s)", s?.Traffic.AchievedRate ?? double.NaN, b?.Traffic.AchievedRate ?? double.NaN, "F0");
+            foreach (var operation in mixed ? Enum.GetValues<Operation>() : [Operation.Create])
+                Latencies(ApiClient.EndpointNames[operation], Summary(s, operation), Summary(b, operation));
+            md.AppendLine($"| errors | {Errors(s)} | {Errors(b)} | |");
+            Latencies("event lag (order → notification stored)", s?.Lag ?? Percentiles.None, b?.Lag ?? Percentiles.None);
+            Row("drain after the traffic (s)", s?.DrainSeconds ?? double.NaN, b?.DrainSeconds ?? double.NaN, "F2", ratio: false);
+            if (burst) Row("**end to end: orders / (burst + drain) (orders/s)**", s?.EndToEndRate ?? double.NaN, b?.EndToEndRate ?? double.NaN, "F0");
+            var sCount = mixed ? s?.Traffic.Succeeded ?? 0 : s?.Orders ?? 0;
+            var bCount = mixed ? b?.Traffic.Succeeded ?? 0 : b?.Orders ?? 0;
+            Row($"server CPU per {per} (ms)", s?.Per(s.ServiceCpuMs, sCount) ?? double.NaN, b?.Per(b.ServiceCpuMs, bCount) ?? double.NaN, "F2");
+            Row($"PostgreSQL CPU per {per} (ms)", s?.Per(s.PostgresCpuMs, sCount) ?? double.NaN, b?.Per(b.PostgresCpuMs, bCount) ?? double.NaN, "F2");
+            Row($"PostgreSQL commits per {per}", s?.Per(s.Commits, sCount) ?? double.NaN, b?.Per(b.Commits, bCount) ?? double.NaN, "F2");
+            Row("server RSS after the drain (MiB)", s?.RssMib ?? double.NaN, b?.RssMib ?? double.NaN, "F0");
+        }
+
+        Phase($"open loop {options.Rate:0}/s for {options.Duration.TotalSeconds:0} s, creates only", service.CreateOnly, baseline.CreateOnly, mixed: false, burst: false);
+        Phase($"open loop {options.Rate:0}/s for {options.Duration.TotalSeconds:0} s, mixed creates/pays/cancels", service.Mixed, baseline.Mixed, mixed: true, burst: false);
+        md.AppendLine("| **step search (creates)** | | | |");
+        md.AppendLine($"| highest rate with POST p99 < {options.P99Limit.TotalMilliseconds:0} ms (req/s) | {service.DescribeMaxSustainedRate()} | " +
+                      $"{baseline.DescribeMaxSustainedRate()} | {Ratio(service.MaxSustainedRate, baseline.MaxSustainedRate)} |");
+        Phase($"closed loop, {options.Connections} connections, {options.Burst.TotalSeconds:0} s burst (+ drain)", service.Burst, baseline.Burst, mixed: false, burst: true);
+        md.AppendLine("| **idle (3 s after the last phase, nothing sent)** | | | |");
+        Row("server CPU (% of one core)", service.IdleServiceCpuPercent, baseline.IdleServiceCpuPercent);
+        Row("PostgreSQL CPU (% of one core)", service.IdlePostgresCpuPercent, baseline.IdlePostgresCpuPercent);
+        md.AppendLine("| **memory** | | | |");
+        Row("server peak RSS (MiB, VmHWM)", service.PeakRssMib, baseline.PeakRssMib, "F0");
+        Row("server RSS at the end (MiB)", service.EndRssMib, baseline.EndRssMib, "F0");
+        md.AppendLine();
+
+        md.AppendLine("Step search (open loop, creates only; pass = p99 below the limit, no errors, achieved ≥ 95 % of the rate):");
+        md.AppendLine();
+        md.AppendLine("| target | rate | achieved | p50 | p99 | max | errors | pass |");
+        md.AppendLine("|---|---|---|---|---|---|---|---|");
+        foreach (var result in results)
+        foreach (var step in result.Steps)
+            md.AppendLine(string.Create(CultureInfo.InvariantCulture,
+                $"| {result.Name} | {step.Rate:F0} | {step.Achieved:F0} | {step.Post.P50:F1} | {step.Post.P99:F1} | {step.Post.Max:F1} | {step.Errors} | {(step.Passed ? "yes" : "no")} |"));
+        md.AppendLine();
+        md.AppendLine("Ratio = OrderEvents / bare. Latencies from the scheduled send time (open loop) or the send time (closed loop), " +
+                      "HdrHistogram. Event lag = notification created_at − the event's order timestamp, from the database after the drain. " +
+                      "CPU = utime+stime from /proc over traffic + drain (PostgreSQL: postmaster, its live and exited backends). " +
+                      "Commits = pg_stat_database.xact_commit of the target's database over traffic + drain.");
+        return md.ToString();
+    }
+
+    private static Percentiles Summary(PhaseResult? phase, Operation operation) => phase?.Traffic.ByOperation[operation].Summary() ?? Percentiles.None;
+
+    private static string Errors(PhaseResult? phase) => phase is null ? "–" : phase.Traffic.ErrorCount == 0 && phase.Drained
+        ? "0"
+        : $"{phase.Traffic.DescribeErrors()}{(phase.Drained ? "" : "; NOT DRAINED")}";
+
+    private static string Number(double value, string format) =>
+        double.IsNaN(value) || double.IsInfinity(value) ? "–" : value.ToString(format == "F0" && value >= 1000 ? "N0" : format, CultureInfo.InvariantCulture);
+
+    private static string Ratio(double service, double baseline) =>
+        double.IsNaN(service) || double.IsNaN(baseline) || baseline == 0 ? "–" : (service / baseline).ToString("0.00", CultureInfo.InvariantCulture) + "×";
+
+    private static string Machine()
+    {
+        var model = File.Exists("/proc/cpuinfo")
+            ? File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim()
+            : null;
+        var memory = File.Exists("/proc/meminfo")
+            ? long.Parse(File.ReadLines("/proc/meminfo").First().Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) / 1024.0 / 1024.0
+            : double.NaN;
+        return string.Create(CultureInfo.InvariantCulture,
+            $"{Environment.ProcessorCount} cores ({model ?? "unknown CPU"}), {memory:F0} GiB, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}, .NET {Environment.Version}");
+    }
+}

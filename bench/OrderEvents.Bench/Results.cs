@@ -1,0 +1,47 @@
+using OrderEvents.Bench.Load;
+
+namespace OrderEvents.Bench;
+
+/// <summary>One measured phase: its traffic, then the drain, event lag, CPU and commits over traffic + drain.</summary>
+public sealed record PhaseResult(
+    string Name,
+    Traffic Traffic,
+    bool Drained,
+    double DrainSeconds,
+    Percentiles Lag,
+    double ServiceCpuMs,
+    double PostgresCpuMs,
+    long Commits,
+    double RssMib)
+{
+    public int Orders => Traffic.CreatedOrders.Count;
+
+    /// <summary>Orders / (traffic + drain until every notification is stored).</summary>
+    public double EndToEndRate => Orders / (Traffic.ElapsedSeconds + DrainSeconds);
+
+    public double Per(double total, long count) => count > 0 ? total / count : double.NaN;
+}
+
+public sealed record StepResult(double Rate, double Achieved, Percentiles Post, int Errors, bool Passed);
+
+public sealed class TargetResult(string name)
+{
+    public string Name { get; } = name;
+    public PhaseResult? CreateOnly { get; set; }
+    public PhaseResult? Mixed { get; set; }
+    public PhaseResult? Burst { get; set; }
+    public List<StepResult> Steps { get; } = [];
+    public double PeakRssMib { get; set; } = double.NaN;
+    public double EndRssMib { get; set; } = double.NaN;
+    public string? Failure { get; set; }
+    public double IdleServiceCpuPercent { get; set; } = double.NaN;
+    public double IdlePostgresCpuPercent { get; set; } = double.NaN;
+
+    public double MaxSustainedRate => Steps.Where(s => s.Passed).Select(s => s.Rate).DefaultIfEmpty(double.NaN).Max();
+
+    /// <summary>"329", or "&lt; 150" when even the first step failed, or "≥ 940" when the last step still passed.</summary>
+    public string DescribeMaxSustainedRate() => Steps.Count == 0 ? "–"
+        : !Steps[0].Passed ? $"< {Steps[0].Rate:F0}"
+        : Steps[^1].Passed ? $"≥ {Steps[^1].Rate:F0}"
+        : $"{MaxSustainedRate:F0}";
+}
