@@ -66,6 +66,9 @@ public class AppFixture : IAsyncLifetime
             builder.UseSetting("KAFKA_GROUP_ID", ConsumerGroup);
             builder.UseSetting("Auth:AdminEmails", AdminEmail);
             builder.UseSetting("Catalog:SeedDemoProducts", "true");
+            // Generous: every test registers and logs in; RateLimitTests runs its own host with tight limits.
+            builder.UseSetting("RateLimits:Auth:PermitsPerAddress", "100000");
+            builder.UseSetting("RateLimits:Auth:PermitsPerEmail", "100000");
             builder.ConfigureServices(services => services.RunWolverineInSoloMode());
         });
     }

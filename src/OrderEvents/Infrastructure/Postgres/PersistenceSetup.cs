@@ -4,6 +4,7 @@ using OrderEvents.Features.Auth;
 using OrderEvents.Features.Notifications;
 using OrderEvents.Features.Orders;
 using OrderEvents.Features.Products;
+using OrderEvents.Infrastructure.Hosting;
 using Wolverine.Marten;
 
 namespace OrderEvents.Infrastructure.Postgres;
@@ -27,15 +28,18 @@ public static class PersistenceSetup
             ? new PostgresConnection(EmbeddedPostgres.StartPersistent(dataDirectory, sp.GetRequiredService<ILogger<EmbeddedPostgres>>()))
             : new PostgresConnection(configured));
 
-        services.AddMarten(sp =>
+        var marten = services.AddMarten(sp =>
             {
                 var options = new StoreOptions();
-                options.Connection(sp.GetRequiredService<PostgresConnection>().ConnectionString);
+                options.Connection(PostgresConnectionDefaults.Apply(sp.GetRequiredService<PostgresConnection>().ConnectionString));
                 options.DatabaseSchemaName = "orderevents";
-                options.AutoCreateSchemaObjects = AutoCreate.CreateOrUpdate;
+                // Elsewhere than Development the schema is applied by `db-apply` (see README), never at start-up.
+                options.AutoCreateSchemaObjects = builder.Environment.AutoCreateSchema() ? AutoCreate.CreateOrUpdate : AutoCreate.None;
+                PostgresConnectionDefaults.FailFast(options);
 
                 options.Schema.For<User>().UniqueIndex(user => user.Email);
-                options.Schema.For<Product>();
+                // If-Match on PATCH /api/products/{id}: the ETag is the document's version.
+                options.Schema.For<Product>().UseOptimisticConcurrency(true);
                 options.Schema.For<Order>()
                     .Index(order => order.UserId)
                     // Two racing pay/cancel requests: the second commit fails instead of overwriting the first.
@@ -45,8 +49,8 @@ public static class PersistenceSetup
                 return options;
             })
             .UseLightweightSessions()
-            .IntegrateWithWolverine()
-            .ApplyAllDatabaseChangesOnStartup();
+            .IntegrateWithWolverine();
+        if (builder.Environment.AutoCreateSchema()) marten.ApplyAllDatabaseChangesOnStartup();
 
         if (builder.Configuration.GetValue("Catalog:SeedDemoProducts", builder.Environment.IsDevelopment()))
             services.InitializeMartenWith<DemoCatalog>();
