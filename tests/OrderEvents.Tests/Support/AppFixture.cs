@@ -96,7 +96,7 @@ public class AppFixture : IAsyncLifetime
     /// <summary>Runs after the broker exists and before the app (and its Kafka listener) starts.</summary>
     protected virtual Task BeforeHostStartsAsync() => Task.CompletedTask;
 
-    public async Task DisposeAsync()
+    public virtual async Task DisposeAsync()
     {
         if (_host != null)
         {

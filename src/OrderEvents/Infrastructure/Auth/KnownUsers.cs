@@ -40,14 +40,27 @@ public sealed class KnownUsers(IMemoryCache cache, IDocumentStore store)
         {
             var known = context.HttpContext.RequestServices.GetRequiredService<KnownUsers>();
             if (Subject(context.Principal) is not { } userId)
+            {
                 context.Fail("The token has no numeric subject.");
-            else if (!await known.ExistsAsync(userId, context.HttpContext.RequestAborted))
-                context.Fail("The token's subject is not a user.");
+                return;
+            }
+
+            try
+            {
+                if (!await known.ExistsAsync(userId, context.HttpContext.RequestAborted)) context.Fail("The token's subject is not a user.");
+            }
+            catch (Exception e) when (DatabaseOutage.IsOutage(e))
+            {
+                // JwtBearer would log any exception as an error and answer 401; remember it and answer 503 at the challenge.
+                context.HttpContext.Items[typeof(DatabaseOutage)] = e;
+                context.Fail("The database is unavailable.");
+            }
         },
-        OnAuthenticationFailed = context =>
+        OnChallenge = context =>
         {
-            // JwtBearer turns every exception into a failed authentication (401); an outage must surface as a 503.
-            if (DatabaseOutage.IsOutage(context.Exception)) ExceptionDispatchInfo.Throw(context.Exception);
+            if (context.HttpContext.Items[typeof(DatabaseOutage)] is not Exception outage) return Task.CompletedTask;
+            context.HandleResponse();
+            ExceptionDispatchInfo.Throw(outage); // ExceptionToProblemDetails turns it into the 503 with Retry-After
             return Task.CompletedTask;
         },
     };
