@@ -81,7 +81,7 @@ public sealed class KafkaBrokerCommandTests
     /// The app as built in src/OrderEvents/bin: run from the test folder, its CLI would scan the test
     /// framework's assemblies for commands.
     /// </summary>
-    private static string AppAssemblyInItsOwnOutput()
+    internal static string AppAssemblyInItsOwnOutput()
     {
         var testOutput = AppContext.BaseDirectory;
         var appOutput = testOutput.Replace(
