@@ -83,7 +83,11 @@ public sealed class DatabaseOutageTests(OutageAppFixture fixture) : IntegrationC
             }
 
             Console.WriteLine("503 latencies (ms): " + string.Join(", ", latencies.Select(l => $"{l.Item1} {l.Item2}")));
-            latencies.Max(l => l.Item2).ShouldBeLessThan(500, string.Join(", ", latencies));
+            // Fail-fast answers take milliseconds (measured: median ~10 ms, max ~100 ms); Marten's default retries made
+            // every one ~370 ms. The median tells them apart without tripping over one slow request on a busy machine.
+            var ordered = latencies.Select(l => l.Item2).Order().ToList();
+            ordered[ordered.Count / 2].ShouldBeLessThan(150, "median 503 latency: " + string.Join(", ", latencies));
+            ordered[^1].ShouldBeLessThan(1000, "slowest 503: " + string.Join(", ", latencies));
             // An outage is a warning in the HTTP log, not an error with a stack trace per request.
             Fixture.Logs.Entries.Where(e => e.Category.StartsWith("Microsoft.AspNetCore") && e.Level >= Microsoft.Extensions.Logging.LogLevel.Error)
                 .ShouldBeEmpty();
