@@ -8,6 +8,7 @@ using OrderEvents.Features.Orders;
 using OrderEvents.Features.Products;
 using OrderEvents.Infrastructure.Auth;
 using OrderEvents.Infrastructure.Health;
+using OrderEvents.Infrastructure.Hosting;
 using OrderEvents.Infrastructure.Http;
 using OrderEvents.Infrastructure.Kafka;
 using OrderEvents.Infrastructure.Postgres;
@@ -16,6 +17,9 @@ using Wolverine.Http;
 
 var builder = WebApplication.CreateBuilder(args);
 
+builder.RequireRealInfrastructureOutsideDevelopment();
+builder.MaskSecretsInDescribe(args);
+builder.ApplySchemaPolicy();
 builder.AddPersistence();
 builder.AddUsers();
 builder.AddProducts();
@@ -26,9 +30,18 @@ builder.AddAuth();
 builder.AddHealth();
 builder.AddTelemetry();
 
+builder.AddAuthRateLimits();
+
 builder.Services.ConfigureHttpJsonOptions(json =>
+{
     // Enums travel as the contract spells them: "PENDING", "ACTIVE", ...
-    json.SerializerOptions.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseUpper, allowIntegerValues: false)));
+    json.SerializerOptions.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseUpper, allowIntegerValues: false));
+    // A misspelled field ("quantiy") is a 400 naming it, not silently ignored.
+    json.SerializerOptions.UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow;
+});
+// Validation errors name fields as the JSON does ("items[0].quantity"), not as the C# properties.
+ValidatorOptions.Global.PropertyNameResolver = ApiFieldNames.Resolve;
+ValidatorOptions.Global.DisplayNameResolver = ApiFieldNames.Resolve;
 builder.Services.AddProblemDetails();
 builder.Services.AddExceptionHandler<LostRaceToProblemDetails>();
 builder.Services.AddExceptionHandler<ExceptionToProblemDetails>();
@@ -39,6 +52,8 @@ var app = builder.Build();
 
 app.UseExceptionHandler();
 app.UseStatusCodePages();
+app.UseMiddleware<JsonBodyGuard>();
+app.UseRateLimiter();
 app.UseAuthentication();
 app.UseAuthorization();
 app.MapHealthEndpoints();

@@ -66,9 +66,9 @@ public sealed class AuthTests(AppFixture fixture) : IntegrationContext(fixture)
     }
 
     [Theory]
-    [InlineData("not-an-email", "long-enough-password", "Email")]
-    [InlineData("", "long-enough-password", "Email")]
-    [InlineData("carol@example.com", "short", "Password")]
+    [InlineData("not-an-email", "long-enough-password", "email")]
+    [InlineData("", "long-enough-password", "email")]
+    [InlineData("carol@example.com", "short", "password")]
     public async Task a_bad_email_or_a_short_password_is_a_400_naming_the_field(string email, string password, string field)
     {
         var result = await Host.Scenario(s =>

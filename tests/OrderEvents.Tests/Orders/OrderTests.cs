@@ -214,14 +214,14 @@ public sealed class OrderTests(AppFixture fixture) : IntegrationContext(fixture)
 
     public static TheoryData<string, string> InvalidOrders => new()
     {
-        { """{"items":[]}""", "Items" },
-        { """{}""", "Items" },
-        { """{"items":[{"productId":1,"quantity":0}]}""", "Items[0].Quantity" },
-        { """{"items":[{"productId":1,"quantity":1001}]}""", "Items[0].Quantity" },
-        { """{"items":[{"productId":1,"quantity":1},{"productId":1,"quantity":2}]}""", "Items" },
-        { """{"items":[null]}""", "Items" },
-        { """{"items":[{"productId":0,"quantity":1}]}""", "Items[0].ProductId" },
-        { "{\"items\":[" + string.Join(",", Enumerable.Range(1, 101).Select(i => $"{{\"productId\":{i},\"quantity\":1}}")) + "]}", "Items" },
+        { """{"items":[]}""", "items" },
+        { """{}""", "items" },
+        { """{"items":[{"productId":1,"quantity":0}]}""", "items[0].quantity" },
+        { """{"items":[{"productId":1,"quantity":1001}]}""", "items[0].quantity" },
+        { """{"items":[{"productId":1,"quantity":1},{"productId":1,"quantity":2}]}""", "items" },
+        { """{"items":[null]}""", "items" },
+        { """{"items":[{"productId":0,"quantity":1}]}""", "items[0].productId" },
+        { "{\"items\":[" + string.Join(",", Enumerable.Range(1, 101).Select(i => $"{{\"productId\":{i},\"quantity\":1}}")) + "]}", "items" },
     };
 
     [Theory]

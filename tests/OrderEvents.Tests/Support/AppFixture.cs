@@ -37,10 +37,24 @@ public class AppFixture : IAsyncLifetime
 
     protected virtual bool KafkaEnabled => true;
 
+    /// <summary>A secret signing key, so tests can check it never appears in logs or bodies.</summary>
+    public string SigningKey { get; } = "test-signing-key-" + Guid.NewGuid().ToString("N");
+
+    /// <summary>A password in the connection string (the test server trusts local connections and ignores it).</summary>
+    public string DatabasePassword { get; } = "test-db-password-" + Guid.NewGuid().ToString("N")[..12];
+
+    public CapturedLogs Logs { get; } = new();
+
+    /// <summary>This fixture's database (a fresh one on the shared test server unless overridden).</summary>
+    protected virtual Task<string> CreateDatabaseAsync() => TestPostgres.CreateDatabaseAsync();
+
+    /// <summary>Settings of a derived fixture, applied after (and over) the common ones.</summary>
+    protected virtual void Configure(IWebHostBuilder builder) { }
+
     public async Task InitializeAsync()
     {
         JasperFxEnvironment.AutoStartHost = true;
-        ConnectionString = await TestPostgres.CreateDatabaseAsync();
+        ConnectionString = await CreateDatabaseAsync();
 
         if (KafkaEnabled)
         {
@@ -63,24 +77,30 @@ public class AppFixture : IAsyncLifetime
 
         _host = await AlbaHost.For<Program>(builder =>
         {
-            builder.UseSetting("ConnectionStrings:Postgres", ConnectionString);
+            builder.UseSetting("ConnectionStrings:Postgres", ConnectionString + ";Password=" + DatabasePassword);
+            builder.UseSetting("Jwt:SigningKey", SigningKey);
             builder.UseSetting("KAFKA_ENABLED", KafkaEnabled ? "true" : "false");
             builder.UseSetting("KAFKA_BROKERS", BootstrapServers);
             builder.UseSetting("KAFKA_GROUP_ID", ConsumerGroup);
             builder.UseSetting("Auth:AdminEmails", AdminEmail);
             builder.UseSetting("Catalog:SeedDemoProducts", "true");
+            // Generous: every test registers and logs in; RateLimitTests runs its own host with tight limits.
+            builder.UseSetting("RateLimits:Auth:PermitsPerAddress", "100000");
+            builder.UseSetting("RateLimits:Auth:PermitsPerEmail", "100000");
             builder.ConfigureServices(services =>
             {
                 services.RunWolverineInSoloMode();
+                services.AddSingleton<Microsoft.Extensions.Logging.ILoggerProvider>(Logs);
                 Telemetry.CollectFrom(services);
             });
+            Configure(builder);
         });
     }
 
     /// <summary>Runs after the broker exists and before the app (and its Kafka listener) starts.</summary>
     protected virtual Task BeforeHostStartsAsync() => Task.CompletedTask;
 
-    public async Task DisposeAsync()
+    public virtual async Task DisposeAsync()
     {
         if (_host != null)
         {

@@ -17,8 +17,13 @@ public static class ListProductsEndpoint
 
     [AllowAnonymous]
     [WolverineGet("/api/products/{id}")]
-    public static async Task<IResult> GetOne(long id, IQuerySession session, CancellationToken cancellationToken) =>
-        await session.LoadAsync<Product>(id, cancellationToken) is { } product
-            ? Results.Ok(ProductResponse.From(product))
-            : Results.Problem(Validation.NotFound($"Product {id} does not exist."));
+    public static async Task<IResult> GetOne(long id, IQuerySession session, HttpResponse response, CancellationToken cancellationToken)
+    {
+        if (await session.LoadAsync<Product>(id, cancellationToken) is not { } product)
+            return Results.Problem(Validation.NotFound($"Product {id} does not exist."));
+
+        // The version to send back in If-Match on PATCH.
+        response.Headers.ETag = ProductVersion.ETag(session, product);
+        return Results.Ok(ProductResponse.From(product));
+    }
 }

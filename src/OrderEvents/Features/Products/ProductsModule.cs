@@ -6,7 +6,8 @@ public static class ProductsModule
 {
     public static WebApplicationBuilder AddProducts(this WebApplicationBuilder builder)
     {
-        builder.Services.ConfigureMarten(options => options.Schema.For<Product>());
+        // If-Match on PATCH /api/products/{id}: the ETag is the document's version.
+        builder.Services.ConfigureMarten(options => options.Schema.For<Product>().UseOptimisticConcurrency(true));
         if (builder.Configuration.GetValue("Catalog:SeedDemoProducts", builder.Environment.IsDevelopment()))
             builder.Services.InitializeMartenWith<DemoCatalog>();
         return builder;

@@ -19,7 +19,7 @@ public sealed class UpdateProductRequestValidator : AbstractValidator<UpdateProd
     {
         RuleFor(x => x.Name).NotEmpty().MaximumLength(200).When(x => x.Name is not null);
         RuleFor(x => x.Price!.Value).GreaterThan(0).PrecisionScale(18, 2, ignoreTrailingZeros: true)
-            .OverridePropertyName(nameof(UpdateProductRequest.Price)).When(x => x.Price is not null);
+            .OverridePropertyName("price").When(x => x.Price is not null);
         RuleFor(x => x.Status).IsInEnum();
     }
 }
@@ -32,8 +32,11 @@ public static class UpdateProductEndpoint
     public static Task<Product?> LoadAsync(long id, IDocumentSession session) => session.LoadAsync<Product>(id);
 
     [WolverineBefore]
-    public static ProblemDetails RequireProduct(long id, Product? product) =>
-        product is null ? Validation.NotFound($"Product {id} does not exist.") : WolverineContinue.NoProblems;
+    public static ProblemDetails RequireProduct(long id, Product? product, HttpRequest request, IDocumentSession session) =>
+        product is null
+            ? Validation.NotFound($"Product {id} does not exist.")
+            // The store below expects the loaded version, so a write that slips in after this check is a 412 as well.
+            : ProductVersion.Check(request, ProductVersion.ETag(session, product));
 
     [Authorize(Roles = AuthSetup.AdminRole)]
     [WolverinePatch("/api/products/{id}")]

@@ -29,6 +29,8 @@ public static class AuthSetup
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<IPasswordHasher<User>, PasswordHasher<User>>();
         services.AddSingleton<TokenIssuer>();
+        services.AddMemoryCache();
+        services.AddSingleton<KnownUsers>();
 
         services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer();
         services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme)
@@ -37,6 +39,7 @@ public static class AuthSetup
                 var jwt = settings.Value;
                 // Keep the token's own claim names ("sub", "role") instead of the legacy SOAP URIs.
                 options.MapInboundClaims = false;
+                options.Events = KnownUsers.Events();
                 options.TokenValidationParameters = new TokenValidationParameters
                 {
                     ValidIssuer = jwt.Issuer,

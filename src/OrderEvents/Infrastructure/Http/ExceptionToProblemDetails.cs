@@ -3,24 +3,42 @@ using Marten.Exceptions;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Mvc;
 using Npgsql;
+using OrderEvents.Infrastructure.Postgres;
 
 namespace OrderEvents.Infrastructure.Http;
 
 /// <summary>
-/// Turns the exceptions that mean "your request lost a race" or "your request is unreadable" into 4xx
-/// ProblemDetails; anything else stays a 500 (and is logged by the framework).
+/// Turns the exceptions that mean "your request lost a race", "your request is unreadable" or "the database is
+/// unavailable" into ProblemDetails (4xx, or 503 with Retry-After) logged without stack traces; anything else stays
+/// a 500 (logged by the framework). No body ever carries an exception message from the database or a stack trace.
 /// </summary>
-public sealed class ExceptionToProblemDetails(IProblemDetailsService problemDetails) : IExceptionHandler
+public sealed class ExceptionToProblemDetails(IProblemDetailsService problemDetails, ILogger<ExceptionToProblemDetails> logger) : IExceptionHandler
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext context, Exception exception, CancellationToken cancellationToken)
     {
-        var (status, title, detail) = Classify(exception);
-        return status != 0
-               && await problemDetails.WriteAsync(context, exception, new ProblemDetails { Status = status, Title = title, Detail = detail });
+        var (status, title, detail) = Classify(context, exception);
+        if (status == 0) return false;
+
+        if (status == StatusCodes.Status503ServiceUnavailable)
+        {
+            context.Response.Headers.RetryAfter = DatabaseOutage.RetryAfterSeconds.ToString();
+            logger.LogWarning("{Method} {Path}: 503, the database is unavailable ({Reason})",
+                context.Request.Method, context.Request.Path, exception.GetBaseException().Message);
+        }
+        else
+        {
+            logger.LogInformation("{Method} {Path}: {Status} {Title} ({Exception})",
+                context.Request.Method, context.Request.Path, status, title, exception.GetType().Name);
+        }
+
+        return await problemDetails.WriteAsync(context, exception, new ProblemDetails { Status = status, Title = title, Detail = detail });
     }
 
-    private static (int Status, string Title, string Detail) Classify(Exception exception) => exception switch
+    private static (int Status, string Title, string Detail) Classify(HttpContext context, Exception exception) => exception switch
     {
+        // The client sent If-Match and another write committed between our version check and our commit.
+        ConcurrencyException when context.Request.Headers.IfMatch.Count > 0 =>
+            (StatusCodes.Status412PreconditionFailed, "Precondition failed", "The resource was changed since the version named in If-Match; reload it and retry."),
         // Lost an optimistic-concurrency race (two pay/cancel requests on one order).
         ConcurrencyException =>
             (StatusCodes.Status409Conflict, "Conflict", "The resource was changed by another request at the same time; reload it and retry."),
@@ -30,6 +48,8 @@ public sealed class ExceptionToProblemDetails(IProblemDetailsService problemDeta
             (StatusCodes.Status409Conflict, "Conflict", "The resource already exists."),
         // Kestrel's own request errors (e.g. body too large, bad encoding).
         BadHttpRequestException bad => (bad.StatusCode, "Bad request", bad.Message),
+        _ when DatabaseOutage.IsOutage(exception) =>
+            (StatusCodes.Status503ServiceUnavailable, "Service unavailable", "The database is unavailable; retry after the time in Retry-After."),
         _ => (0, "", ""),
     };
 }

@@ -3,14 +3,19 @@ using Marten.Pagination;
 
 namespace OrderEvents.Infrastructure.Http;
 
-/// <summary>?page=1&amp;pageSize=20 (max 100) with sane clamping of nonsense values.</summary>
+/// <summary>
+/// ?page=1&amp;pageSize=20. Out-of-range values are clamped (never an error): page to 1..<see cref="MaxPage"/>,
+/// pageSize to 1..<see cref="MaxPageSize"/>, so the row offset (page-1)*pageSize always fits in an int.
+/// Values that are not 32-bit integers are a 400 (RejectUnparseableQueryValues).
+/// </summary>
 public readonly record struct Paging(int Page, int PageSize)
 {
     public const int DefaultPageSize = 20;
     public const int MaxPageSize = 100;
+    public const int MaxPage = 10_000_000;
 
     public static Paging From(int? page, int? pageSize) =>
-        new(Math.Max(page ?? 1, 1), Math.Clamp(pageSize ?? DefaultPageSize, 1, MaxPageSize));
+        new(Math.Clamp(page ?? 1, 1, MaxPage), Math.Clamp(pageSize ?? DefaultPageSize, 1, MaxPageSize));
 
     /// <summary>Rows before this page (computed in 64 bits: a huge page number must not overflow into a negative offset).</summary>
     public int Skip => (int)Math.Min((Page - 1L) * PageSize, int.MaxValue);

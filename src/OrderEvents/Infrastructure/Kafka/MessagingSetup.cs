@@ -29,6 +29,8 @@ public static class MessagingSetup
         }
 
         builder.Services.AddSingleton(kafka);
+        builder.Services.AddKafkaClientOptions(builder.Configuration);
+        var tuning = KafkaClientOptions.From(builder.Configuration);
         builder.Host.UseWolverine(opts =>
         {
             opts.ServiceName = "OrderEvents";
@@ -49,7 +51,7 @@ public static class MessagingSetup
                     10.Seconds(), 10.Seconds(), 10.Seconds(), 10.Seconds(), 10.Seconds(), 10.Seconds())
                 .Then.PauseThenRequeue(5.Seconds());
 
-            if (kafka.Enabled) UseKafka(opts, kafka, brokers!);
+            if (kafka.Enabled) UseKafka(opts, kafka, brokers!, tuning);
             else
             {
                 opts.PublishMessage<OrderEvent>().ToLocalQueue(KafkaSettings.OrderEventsTopic).UseDurableInbox();
@@ -73,7 +75,7 @@ public static class MessagingSetup
         durability.FirstNodeReassignmentExecution = 200.Milliseconds();
     }
 
-    private static void UseKafka(WolverineOptions opts, KafkaSettings kafka, string brokers)
+    private static void UseKafka(WolverineOptions opts, KafkaSettings kafka, string brokers, KafkaClientOptions tuning)
     {
         opts.UseKafka(brokers)
             .ConfigureClient(client => client.ClientId = kafka.ClientId)
@@ -81,16 +83,14 @@ public static class MessagingSetup
             {
                 producer.Acks = Confluent.Kafka.Acks.All;
                 producer.EnableIdempotence = true;
-                producer.LingerMs = 1;
+                tuning.ApplyTo(producer);
             })
             .ConfigureConsumers(consumer =>
             {
                 consumer.GroupId = kafka.GroupId;
                 // A new group reads the topic from its start: nothing published before its first run is missed.
                 consumer.AutoOffsetReset = Confluent.Kafka.AutoOffsetReset.Earliest;
-                consumer.FetchWaitMaxMs = 10;
-                consumer.SessionTimeoutMs = 6000;
-                consumer.HeartbeatIntervalMs = 500;
+                tuning.ApplyTo(consumer);
             })
             .DeadLetterQueueTopicName(KafkaSettings.DeadLetterTopic);
         // Topics are created by whoever runs the broker (the embedded broker, docker-compose, ops), never by the app:

@@ -79,7 +79,8 @@ public sealed class EmbeddedPostgres : IDisposable
             var stalePid = Path.Combine(_dataDirectory, "postmaster.pid");
             if (File.Exists(stalePid)) File.Delete(stalePid);
 
-            Port = FreePort();
+            // A server restarted by the same instance keeps its port, so its clients' connection strings still work.
+            Port = Port != 0 ? Port : FreePort();
             // TCP only (no Unix socket): socket paths are limited to ~100 characters and the data folder may be deeper.
             var options = $"-p {Port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c max_connections=200" +
                           (_throwaway ? " -c fsync=off -c synchronous_commit=off -c full_page_writes=off" : "");

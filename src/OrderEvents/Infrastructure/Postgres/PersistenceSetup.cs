@@ -1,5 +1,6 @@
 using JasperFx;
 using Marten;
+using OrderEvents.Infrastructure.Hosting;
 using Wolverine.Marten;
 
 namespace OrderEvents.Infrastructure.Postgres;
@@ -23,18 +24,20 @@ public static class PersistenceSetup
             ? new PostgresConnection(EmbeddedPostgres.StartPersistent(dataDirectory, sp.GetRequiredService<ILogger<EmbeddedPostgres>>()))
             : new PostgresConnection(configured));
 
-        services.AddMarten(sp =>
+        var marten = services.AddMarten(sp =>
             {
                 var options = new StoreOptions();
-                options.Connection(sp.GetRequiredService<PostgresConnection>().ConnectionString);
+                options.Connection(PostgresConnectionDefaults.Apply(sp.GetRequiredService<PostgresConnection>().ConnectionString));
                 options.DatabaseSchemaName = "orderevents";
-                options.AutoCreateSchemaObjects = AutoCreate.CreateOrUpdate;
+                // Elsewhere than Development the schema is applied by `db-apply` (see README), never at start-up.
+                options.AutoCreateSchemaObjects = builder.Environment.AutoCreateSchema() ? AutoCreate.CreateOrUpdate : AutoCreate.None;
+                PostgresConnectionDefaults.FailFast(options);
                 // Each feature adds its own documents, events and projections (services.ConfigureMarten in its folder).
                 return options;
             })
             .UseLightweightSessions()
-            .IntegrateWithWolverine()
-            .ApplyAllDatabaseChangesOnStartup();
+            .IntegrateWithWolverine();
+        if (builder.Environment.AutoCreateSchema()) marten.ApplyAllDatabaseChangesOnStartup();
 
         return builder;
     }

@@ -1,0 +1,72 @@
+using System.Data.Common;
+using Microsoft.Extensions.Primitives;
+
+namespace OrderEvents.Infrastructure.Hosting;
+
+/// <summary>
+/// Secrets never appear in output: `describe` prints every configuration value (environment variables included),
+/// so for that command the configuration it sees is a copy whose secret values are masked.
+/// </summary>
+public static class SecretMasking
+{
+    public const string Mask = "*****";
+
+    private static readonly string[] SecretKeyParts = ["signingkey", "password", "secret", "apikey", "pwd"];
+
+    /// <summary>Whether the configuration key (e.g. "Jwt:SigningKey", "POSTGRES_PASSWORD") holds a secret.</summary>
+    public static bool IsSecretKey(string key) =>
+        SecretKeyParts.Any(part => key.Replace("_", "").Contains(part, StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>The value as it may be shown: masked when secret; connection strings keep everything but passwords.</summary>
+    public static string? MaskValue(string key, string? value)
+    {
+        if (string.IsNullOrEmpty(value)) return value;
+        if (IsSecretKey(key)) return Mask;
+        return key.StartsWith("ConnectionStrings:", StringComparison.OrdinalIgnoreCase) || key.Contains("CONNECTION", StringComparison.OrdinalIgnoreCase)
+            ? MaskConnectionString(value)
+            : value;
+    }
+
+    public static string MaskConnectionString(string connectionString)
+    {
+        try
+        {
+            var builder = new DbConnectionStringBuilder { ConnectionString = connectionString };
+            foreach (var key in builder.Keys.Cast<string>().Where(IsSecretKey).ToList()) builder[key] = Mask;
+            return builder.ConnectionString;
+        }
+        catch (ArgumentException)
+        {
+            return Mask; // not parseable: show nothing of it
+        }
+    }
+
+    /// <summary>For the `describe` command: every IConfiguration consumer in that host sees masked values.</summary>
+    public static WebApplicationBuilder MaskSecretsInDescribe(this WebApplicationBuilder builder, string[] args)
+    {
+        if (args.FirstOrDefault()?.Equals("describe", StringComparison.OrdinalIgnoreCase) == true)
+        {
+            var root = (IConfigurationRoot)builder.Configuration;
+            builder.Services.AddSingleton<IConfiguration>(_ =>
+                new ConfigurationRoot(root.Providers.Select(provider => (IConfigurationProvider)new MaskingProvider(provider)).ToList()));
+        }
+
+        return builder;
+    }
+
+    private sealed class MaskingProvider(IConfigurationProvider inner) : IConfigurationProvider
+    {
+        public bool TryGet(string key, out string? value)
+        {
+            var found = inner.TryGet(key, out value);
+            value = MaskValue(key, value);
+            return found;
+        }
+
+        public void Set(string key, string? value) => inner.Set(key, value);
+        public IChangeToken GetReloadToken() => inner.GetReloadToken();
+        public void Load() { } // already loaded by the real configuration
+        public IEnumerable<string> GetChildKeys(IEnumerable<string> earlierKeys, string? parentPath) => inner.GetChildKeys(earlierKeys, parentPath);
+        public override string ToString() => inner.ToString() ?? nameof(MaskingProvider);
+    }
+}

@@ -1,0 +1,92 @@
+using Alba;
+using JasperFx.CommandLine;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Options;
+using OrderEvents.Infrastructure.Kafka;
+using OrderEvents.Tests.Support;
+
+namespace OrderEvents.Tests.Hardening;
+
+/// <summary>Outside Development nothing embedded starts by accident, schemas are not changed at start-up, and Kafka tuning is checked.</summary>
+public sealed class ProductionDefaultsTests
+{
+    private const string ProductionKey = "a-production-signing-key-of-at-least-32-bytes!";
+
+    private static Task<IAlbaHost> Start(string environment, params (string Key, string Value)[] settings)
+    {
+        JasperFxEnvironment.AutoStartHost = true;
+        return AlbaHost.For<Program>(builder =>
+        {
+            builder.UseEnvironment(environment);
+            foreach (var (key, value) in settings) builder.UseSetting(key, value);
+        });
+    }
+
+    [Fact]
+    public async Task production_without_a_database_or_broker_refuses_to_start_and_names_the_settings()
+    {
+        var failure = await Should.ThrowAsync<Exception>(() => Start("Production", ("Jwt:SigningKey", ProductionKey)));
+        var message = failure.GetBaseException().Message;
+        message.ShouldContain("ConnectionStrings__Postgres");
+        message.ShouldContain("KAFKA_BROKERS");
+        message.ShouldContain("EmbeddedInfrastructure__Allow");
+    }
+
+    [Fact]
+    public async Task production_with_a_database_but_no_broker_names_only_the_broker()
+    {
+        var failure = await Should.ThrowAsync<Exception>(() => Start("Staging",
+            ("Jwt:SigningKey", ProductionKey), ("ConnectionStrings:Postgres", "Host=127.0.0.1;Port=1;Database=x")));
+        var message = failure.GetBaseException().Message;
+        message.ShouldContain("KAFKA_BROKERS");
+        message.ShouldNotContain("ConnectionStrings__Postgres (");
+    }
+
+    [Fact]
+    public async Task production_changes_no_schema_at_start_up()
+    {
+        var database = await TestPostgres.CreateDatabaseAsync();
+        // An empty database is not silently provisioned: start-up stops and says what to run.
+        var failure = await Should.ThrowAsync<Exception>(() => Start("Production",
+            ("Jwt:SigningKey", ProductionKey), ("ConnectionStrings:Postgres", database), ("KAFKA_ENABLED", "false")));
+        failure.ToString().ShouldContain("resources setup");
+
+        ((long)(await Sql.ScalarAsync(database, "select count(*) from information_schema.tables where table_schema = 'orderevents'"))!)
+            .ShouldBe(0, "outside Development the schema is applied by `db-apply`, not at start-up");
+    }
+
+    [Theory]
+    [InlineData("Kafka:FetchWaitMaxMs", "0", "FetchWaitMaxMs")]
+    [InlineData("Kafka:SessionTimeoutMs", "999999999", "SessionTimeoutMs")]
+    [InlineData("Kafka:HeartbeatIntervalMs", "5000", "HeartbeatIntervalMs")]
+    public async Task bad_kafka_tuning_stops_start_up_naming_the_setting(string key, string value, string named)
+    {
+        var database = await TestPostgres.CreateDatabaseAsync();
+        var failure = await Should.ThrowAsync<OptionsValidationException>(() => Start("Development",
+            ("ConnectionStrings:Postgres", database), ("KAFKA_ENABLED", "false"), (key, value)));
+        failure.Message.ShouldContain(named);
+    }
+
+    [Fact]
+    public void development_gets_low_latency_kafka_tuning_and_every_other_environment_production_values()
+    {
+        KafkaClientOptions Tuning(string environment) => KafkaClientOptions.From(new ConfigurationBuilder()
+            .SetBasePath(KafkaBrokerCommandTestsPaths.AppOutput)
+            .AddJsonFile("appsettings.json")
+            .AddJsonFile($"appsettings.{environment}.json", optional: true)
+            .Build());
+
+        var development = Tuning("Development");
+        (development.FetchWaitMaxMs, development.SessionTimeoutMs, development.HeartbeatIntervalMs).ShouldBe((10, 6000, 500));
+        var production = Tuning("Production");
+        (production.FetchWaitMaxMs, production.SessionTimeoutMs, production.HeartbeatIntervalMs).ShouldBe((500, 45000, 3000));
+        KafkaClientOptions.Problems(production).ShouldBeEmpty();
+        KafkaClientOptions.Problems(development).ShouldBeEmpty();
+    }
+}
+
+internal static class KafkaBrokerCommandTestsPaths
+{
+    public static string AppOutput => Path.GetDirectoryName(BuiltApp.AssemblyPath)!;
+}
