@@ -4,12 +4,14 @@ using FluentValidation;
 using JasperFx;
 using OrderEvents.Features.Orders;
 using OrderEvents.Infrastructure.Auth;
+using OrderEvents.Infrastructure.Cli;
 using OrderEvents.Infrastructure.Http;
 using OrderEvents.Infrastructure.Kafka;
 using OrderEvents.Infrastructure.Postgres;
 using Wolverine.Http;
 
 var builder = WebApplication.CreateBuilder(args);
+builder.QuietCommandDiscovery();
 
 builder.AddPersistence();
 builder.AddMessaging();
