@@ -16,6 +16,7 @@ builder.QuietCommandDiscovery();
 builder.AddPersistence();
 builder.AddMessaging();
 builder.AddAuth();
+builder.AddApiDocumentation();
 
 builder.Services.ConfigureHttpJsonOptions(json =>
     // Enums travel as the contract spells them: "PENDING", "ACTIVE", ...
@@ -32,6 +33,7 @@ app.UseExceptionHandler();
 app.UseStatusCodePages();
 app.UseAuthentication();
 app.UseAuthorization();
+app.MapApiDocumentation();
 app.MapWolverineEndpoints(http =>
 {
     http.RequireAuthorizeOnAll();

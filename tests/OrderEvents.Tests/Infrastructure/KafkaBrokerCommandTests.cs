@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Confluent.Kafka;
 using OrderEvents.Infrastructure.Kafka;
+using OrderEvents.Tests.Support;
 
 namespace OrderEvents.Tests.Infrastructure;
 
@@ -17,7 +18,7 @@ public sealed class KafkaBrokerCommandTests
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
-        foreach (var argument in new[] { AppAssemblyInItsOwnOutput(), "kafka-broker", "--bootstrap-file", bootstrapFile })
+        foreach (var argument in new[] { AppProcess.AppAssembly, "kafka-broker", "--bootstrap-file", bootstrapFile })
             start.ArgumentList.Add(argument);
         start.Environment["ASPNETCORE_ENVIRONMENT"] = "Development";
         // The command runs the embedded broker, which exists only when no real Kafka is configured.
@@ -75,19 +76,5 @@ public sealed class KafkaBrokerCommandTests
             await broker.WaitForExitAsync();
             File.Delete(bootstrapFile);
         }
-    }
-
-    /// <summary>
-    /// The app as built in src/OrderEvents/bin: run from the test folder, its CLI would scan the test
-    /// framework's assemblies for commands.
-    /// </summary>
-    private static string AppAssemblyInItsOwnOutput()
-    {
-        var testOutput = AppContext.BaseDirectory;
-        var appOutput = testOutput.Replace(
-            Path.Combine("tests", "OrderEvents.Tests", "bin"), Path.Combine("src", "OrderEvents", "bin"), StringComparison.Ordinal);
-        var assembly = Path.Combine(appOutput, "OrderEvents.dll");
-        File.Exists(assembly).ShouldBeTrue($"Build the solution first: {assembly} is missing");
-        return assembly;
     }
 }
