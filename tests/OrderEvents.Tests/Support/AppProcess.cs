@@ -60,7 +60,46 @@ public sealed class AppProcess : IAsyncDisposable
         app._process.Start();
         app._process.BeginOutputReadLine();
         app._process.BeginErrorReadLine();
+        app._socketWatch = Task.Run(app.WatchListeningSocketsAsync);
         return app;
+    }
+
+    private Task _socketWatch = Task.CompletedTask;
+    private readonly ConcurrentDictionary<int, bool> _listeningPorts = new();
+
+    /// <summary>
+    /// Every TCP port the process listened on while it ran (polled every few ms from /proc: an embedded broker or a
+    /// Kestrel server listens from the moment it exists until the process ends, far longer than one poll).
+    /// </summary>
+    public IReadOnlyCollection<int> ListeningPortsSeen => _listeningPorts.Keys.ToArray();
+
+    private async Task WatchListeningSocketsAsync()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        while (!_process.HasExited)
+        {
+            try
+            {
+                var sockets = Directory.EnumerateFileSystemEntries($"/proc/{_process.Id}/fd")
+                    .Select(fd => new FileInfo(fd).LinkTarget)
+                    .Where(target => target != null && target.StartsWith("socket:[", StringComparison.Ordinal))
+                    .Select(target => target!["socket:[".Length..^1])
+                    .ToHashSet();
+                foreach (var table in new[] { "/proc/net/tcp", "/proc/net/tcp6" })
+                foreach (var line in File.ReadLines(table).Skip(1))
+                {
+                    var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                    if (fields.Length > 9 && fields[3] == "0A" && sockets.Contains(fields[9]))
+                        _listeningPorts[Convert.ToInt32(fields[1].Split(':')[1], 16)] = true;
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // The process ended between two reads.
+            }
+
+            await Task.Delay(5);
+        }
     }
 
     /// <summary>Runs a command to its end and returns its exit code (the output stays in <see cref="Output"/>).</summary>
@@ -68,6 +107,7 @@ public sealed class AppProcess : IAsyncDisposable
     {
         await _exited.Task.WaitAsync(timeout);
         await _process.WaitForExitAsync(); // also drains the output streams
+        await _socketWatch;
         return _process.ExitCode;
     }
 

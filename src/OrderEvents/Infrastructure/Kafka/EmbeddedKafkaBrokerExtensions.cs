@@ -29,7 +29,14 @@ public static class EmbeddedKafkaBrokerExtensions
     /// </summary>
     public static string AddEmbeddedKafkaBroker(this IServiceCollection services)
     {
-        services.AddSingleton(_ => StartWithServiceTopics());
+        services.AddSingleton(sp =>
+        {
+            var broker = StartWithServiceTopics();
+            sp.GetRequiredService<ILogger<EmbeddedKafkaBroker>>().LogInformation(
+                "Embedded Kafka broker (librdkafka mock cluster) listening at {BootstrapServers}; topics: {Topics}. Set KAFKA_BROKERS to use a real Kafka.",
+                broker.BootstrapServers, KafkaSettings.DescribeTopics());
+            return broker;
+        });
         services.AddHostedService<EmbeddedKafkaBrokerStarter>();
         return PendingBootstrapServers;
     }
@@ -38,7 +45,7 @@ public static class EmbeddedKafkaBrokerExtensions
     /// Starts the broker in the hosts's "starting" phase, which runs before any hosted service's StartAsync (Wolverine
     /// connects its transports in its StartAsync), and points Wolverine's Kafka clients at it.
     /// </summary>
-    private sealed class EmbeddedKafkaBrokerStarter(IServiceProvider services, ILogger<EmbeddedKafkaBroker> logger) : IHostedLifecycleService
+    private sealed class EmbeddedKafkaBrokerStarter(IServiceProvider services) : IHostedLifecycleService
     {
         public Task StartingAsync(CancellationToken cancellationToken)
         {
@@ -47,9 +54,6 @@ public static class EmbeddedKafkaBrokerExtensions
             transport.ProducerConfig.BootstrapServers = broker.BootstrapServers;
             transport.ConsumerConfig.BootstrapServers = broker.BootstrapServers;
             transport.AdminClientConfig.BootstrapServers = broker.BootstrapServers;
-            logger.LogInformation(
-                "Embedded Kafka broker (librdkafka mock cluster) listening at {BootstrapServers}; topics: {Topics}. Set KAFKA_BROKERS to use a real Kafka.",
-                broker.BootstrapServers, KafkaSettings.DescribeTopics());
             return Task.CompletedTask;
         }
 
