@@ -9,6 +9,7 @@ using OrderEvents.Features.Products;
 using OrderEvents.Infrastructure.Auth;
 using OrderEvents.Infrastructure.Health;
 using OrderEvents.Infrastructure.Hosting;
+using OrderEvents.Infrastructure.Cli;
 using OrderEvents.Infrastructure.Http;
 using OrderEvents.Infrastructure.Kafka;
 using OrderEvents.Infrastructure.Postgres;
@@ -16,6 +17,7 @@ using OrderEvents.Infrastructure.Telemetry;
 using Wolverine.Http;
 
 var builder = WebApplication.CreateBuilder(args);
+builder.QuietCommandDiscovery();
 
 builder.RequireRealInfrastructureOutsideDevelopment();
 builder.MaskSecretsInDescribe(args);
@@ -29,6 +31,7 @@ builder.AddMessaging();
 builder.AddAuth();
 builder.AddHealth();
 builder.AddTelemetry();
+builder.AddApiDocumentation();
 
 builder.AddAuthRateLimits();
 
@@ -57,6 +60,7 @@ app.UseRateLimiter();
 app.UseAuthentication();
 app.UseAuthorization();
 app.MapHealthEndpoints();
+app.MapApiDocumentation();
 app.MapWolverineEndpoints(http =>
 {
     http.RequireAuthorizeOnAll();

@@ -21,12 +21,8 @@ public static class MessagingSetup
     {
         var kafka = KafkaSettings.From(builder.Configuration);
         var brokers = kafka.Brokers;
-        if (kafka.UseEmbeddedBroker)
-        {
-            var embedded = EmbeddedKafkaBrokerExtensions.StartWithServiceTopics();
-            builder.Services.AddEmbeddedKafkaBroker(embedded);
-            brokers = embedded.BootstrapServers;
-        }
+        // Started with the host, not here: `help` and `describe` must not start a broker.
+        if (kafka.UseEmbeddedBroker) brokers = builder.Services.AddEmbeddedKafkaBroker();
 
         builder.Services.AddSingleton(kafka);
         builder.Services.AddKafkaClientOptions(builder.Configuration);

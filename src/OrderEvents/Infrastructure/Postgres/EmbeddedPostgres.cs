@@ -33,8 +33,7 @@ public sealed class EmbeddedPostgres : IDisposable
             "No PostgreSQL server binaries (initdb, pg_ctl) were found on PATH or in /usr/lib/postgresql/*/bin. " +
             "Install them (Debian/Ubuntu: `apt-get install postgresql`) or point the service at a server with " +
             "ConnectionStrings__Postgres=\"Host=...;Database=...;Username=...;Password=...\".");
-        // initdb and postgres refuse to run as root: run them as the postgres account instead.
-        _asPostgresUser = Environment.UserName == "root";
+        _asPostgresUser = RunsAsPostgresAccount;
     }
 
     public string ConnectionString { get; private set; } = "";
@@ -42,6 +41,67 @@ public sealed class EmbeddedPostgres : IDisposable
     public int Port { get; private set; }
 
     public string DataDirectory => _dataDirectory;
+
+    /// <summary>Where shared, per-checkout data folders go when the checkout itself is out of the postgres account's reach.</summary>
+    public const string SharedDataRoot = "/var/lib/orderevents";
+
+    /// <summary>
+    /// The data folder of `dotnet run` when EmbeddedPostgres__DataDirectory is not set: &lt;content root&gt;/.data/postgres,
+    /// next to the checkout, whenever the account that runs the server can reach it. That is always the case for a
+    /// normal user (the server runs as that user). As root the server runs as the postgres account, which cannot enter
+    /// a private folder such as /root (mode 0700): then the data lives in /var/lib/orderevents/&lt;checkout&gt;-&lt;hash&gt;,
+    /// the system's place for a service's persistent state, one folder per checkout path (two checkouts never share a
+    /// database), surviving reboots (unlike /tmp). Nothing is created here; the server's start logs the choice.
+    /// </summary>
+    public static string DefaultDataDirectory(string contentRoot)
+    {
+        contentRoot = Path.GetFullPath(contentRoot);
+        var besideTheCheckout = Path.Combine(contentRoot, ".data", "postgres");
+        if (!RunsAsPostgresAccount || PostgresAccountCanEnter(contentRoot)) return besideTheCheckout;
+        return SharedDataDirectoryFor(contentRoot);
+    }
+
+    /// <summary>/var/lib/orderevents/&lt;last folder names of the checkout&gt;-&lt;hash of its full path&gt;/postgres.</summary>
+    public static string SharedDataDirectoryFor(string contentRoot)
+    {
+        var hash = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(contentRoot)))[..10];
+        var readable = string.Join('-', contentRoot.Split('/', StringSplitOptions.RemoveEmptyEntries).TakeLast(3));
+        var safe = new string(readable.Select(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' ? c : '_').ToArray());
+        return Path.Combine(SharedDataRoot, $"{safe}-{hash}", "postgres");
+    }
+
+    /// <summary>initdb and postgres refuse to run as root: as root, they run as the postgres account.</summary>
+    private static bool RunsAsPostgresAccount => Environment.UserName == "root";
+
+    /// <summary>Whether the postgres account can traverse every folder down to <paramref name="directory"/>.</summary>
+    private static bool PostgresAccountCanEnter(string directory) =>
+        Exec("runuser", allowFailure: true, ["-u", "postgres", "--", "test", "-x", directory]).ExitCode == 0;
+
+    /// <summary>
+    /// The server whose data lives in <paramref name="dataDirectory"/>, not started yet: its address is fixed now (the
+    /// port of the server already running on that folder, else a free one) and <see cref="EnsureStarted"/> starts it on
+    /// first use. `help` and `describe` build the app (and Marten's options, which need the connection string) but
+    /// must not start a database.
+    /// </summary>
+    public static EmbeddedPostgres Planned(string dataDirectory, ILogger logger)
+    {
+        var server = new EmbeddedPostgres(dataDirectory, throwaway: false, logger);
+        server.Port = server.PortInPidFile() ?? FreePort();
+        server.ConnectionString = ConnectionStringFor(server.Port, DatabaseName);
+        return server;
+    }
+
+    private readonly Lock _startLock = new();
+    private bool _started;
+
+    /// <summary>Starts the server unless this object already did (or adopted it).</summary>
+    public void EnsureStarted()
+    {
+        lock (_startLock)
+        {
+            if (!_started) Start();
+        }
+    }
 
     /// <summary>Starts (creating on first use) the server whose data lives in <paramref name="dataDirectory"/>.</summary>
     public static EmbeddedPostgres StartPersistent(string dataDirectory, ILogger logger)
@@ -68,6 +128,9 @@ public sealed class EmbeddedPostgres : IDisposable
 
         if (RunningPort() is { } running && CanConnect(running))
         {
+            if (Port != 0 && Port != running)
+                throw new InvalidOperationException(
+                    $"Another process started the PostgreSQL server on {_dataDirectory} (port {running}) while this app was starting on port {Port}: start the app again.");
             Port = running;
             // A previous run was killed before it could stop its server, or another instance of the app is using it.
             _ownsServer = !OtherAppsConnected();
@@ -80,7 +143,7 @@ public sealed class EmbeddedPostgres : IDisposable
             if (File.Exists(stalePid)) File.Delete(stalePid);
 
             // A server restarted by the same instance keeps its port, so its clients' connection strings still work.
-            Port = Port != 0 ? Port : FreePort();
+            if (Port == 0) Port = FreePort();
             // TCP only (no Unix socket): socket paths are limited to ~100 characters and the data folder may be deeper.
             var options = $"-p {Port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c max_connections=200" +
                           (_throwaway ? " -c fsync=off -c synchronous_commit=off -c full_page_writes=off" : "");
@@ -97,8 +160,19 @@ public sealed class EmbeddedPostgres : IDisposable
 
         ConnectionString = ConnectionStringFor(Port, DatabaseName);
         EnsureDatabase();
-        _logger.LogInformation("Embedded PostgreSQL ready on 127.0.0.1:{Port} (data: {DataDirectory}) in {Elapsed} ms",
-            Port, _dataDirectory, stopwatch.ElapsedMilliseconds);
+        _started = true;
+        if (_dataDirectory.StartsWith(SharedDataRoot + "/", StringComparison.Ordinal))
+            _logger.LogInformation(
+                "The postgres account cannot enter the checkout (e.g. a home folder with mode 0700), so the embedded server keeps its data under {SharedDataRoot}",
+                SharedDataRoot);
+        if (_throwaway)
+            _logger.LogInformation("Embedded PostgreSQL ready on 127.0.0.1:{Port} (throwaway data: {DataDirectory}) in {Elapsed} ms",
+                Port, _dataDirectory, stopwatch.ElapsedMilliseconds);
+        else
+            _logger.LogInformation(
+                "Embedded PostgreSQL ready on 127.0.0.1:{Port} in {Elapsed} ms. Data: {DataDirectory} (kept between runs; to reset, " +
+                "stop the app and delete that folder; to move it, set EmbeddedPostgres__DataDirectory)",
+                Port, stopwatch.ElapsedMilliseconds, _dataDirectory);
     }
 
     /// <summary>Stops the server, whoever started it.</summary>
@@ -132,7 +206,8 @@ public sealed class EmbeddedPostgres : IDisposable
             if (Exec("runuser", allowFailure: true, ["-u", "postgres", "--", "test", "-w", _dataDirectory]).ExitCode != 0)
                 throw new InvalidOperationException(
                     $"The postgres account cannot reach {_dataDirectory} (a parent folder is private, e.g. under /root). " +
-                    "Set EmbeddedPostgres__DataDirectory to a folder it can reach, or set ConnectionStrings__Postgres.");
+                    $"Set EmbeddedPostgres__DataDirectory to a folder it can reach (unset, the app picks one under {SharedDataRoot}), " +
+                    "or set ConnectionStrings__Postgres.");
         }
 
         Run("initdb", "-D", _dataDirectory, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync");
@@ -141,11 +216,23 @@ public sealed class EmbeddedPostgres : IDisposable
     /// <summary>The port of a server already running on this data directory, if any (line 4 of postmaster.pid).</summary>
     private int? RunningPort()
     {
+        if (PortInPidFile() is not { } port) return null;
+        return Run("pg_ctl", allowFailure: true, "-D", _dataDirectory, "status").ExitCode == 0 ? port : null;
+    }
+
+    /// <summary>Line 4 of postmaster.pid, whether or not that server still runs (a file read, no process started).</summary>
+    private int? PortInPidFile()
+    {
         var pidFile = Path.Combine(_dataDirectory, "postmaster.pid");
-        if (!File.Exists(pidFile)) return null;
-        if (Run("pg_ctl", allowFailure: true, "-D", _dataDirectory, "status").ExitCode != 0) return null;
-        var lines = File.ReadAllLines(pidFile);
-        return lines.Length > 3 && int.TryParse(lines[3], out var port) ? port : null;
+        try
+        {
+            var lines = File.Exists(pidFile) ? File.ReadAllLines(pidFile) : [];
+            return lines.Length > 3 && int.TryParse(lines[3], out var port) ? port : null;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return null; // the data folder belongs to the postgres account and is private: Start() runs pg_ctl as it
+        }
     }
 
     private static string ConnectionStringFor(int port, string database) => new NpgsqlConnectionStringBuilder

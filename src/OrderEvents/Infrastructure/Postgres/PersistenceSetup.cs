@@ -1,4 +1,5 @@
 using JasperFx;
+using OrderEvents.Infrastructure.Cli;
 using Marten;
 using OrderEvents.Infrastructure.Hosting;
 using Wolverine.Marten;
@@ -17,12 +18,14 @@ public static class PersistenceSetup
     {
         var services = builder.Services;
         var configured = builder.Configuration.GetConnectionString(ConnectionStringName);
-        var dataDirectory = builder.Configuration["EmbeddedPostgres:DataDirectory"]
-                            ?? Path.Combine(builder.Environment.ContentRootPath, ".data", "postgres");
+        var dataDirectory = builder.Configuration["EmbeddedPostgres:DataDirectory"];
+        var contentRoot = builder.Environment.ContentRootPath;
 
         services.AddSingleton(sp => string.IsNullOrWhiteSpace(configured)
-            ? new PostgresConnection(EmbeddedPostgres.StartPersistent(dataDirectory, sp.GetRequiredService<ILogger<EmbeddedPostgres>>()))
+            ? new PostgresConnection(EmbeddedPostgres.Planned(
+                dataDirectory ?? EmbeddedPostgres.DefaultDataDirectory(contentRoot), sp.GetRequiredService<ILogger<EmbeddedPostgres>>()))
             : new PostgresConnection(configured));
+        services.AddEmbeddedPostgresStartup();
 
         var marten = services.AddMarten(sp =>
             {
@@ -43,20 +46,22 @@ public static class PersistenceSetup
     }
 }
 
-/// <summary>Where PostgreSQL is; owns the embedded server (stopped when the container is disposed).</summary>
+/// <summary>Where PostgreSQL is; owns the embedded server (started on first use, stopped when the container is disposed).</summary>
 public sealed class PostgresConnection : IDisposable
 {
-    private readonly EmbeddedPostgres? _embedded;
-
     public PostgresConnection(string connectionString) => ConnectionString = connectionString;
 
     public PostgresConnection(EmbeddedPostgres embedded)
     {
-        _embedded = embedded;
+        Embedded = embedded;
         ConnectionString = embedded.ConnectionString;
+        // Commands that only describe the app (help, describe, codegen) need the connection string, never a database.
+        if (!CommandLineSetup.DescribesTheAppOnly) embedded.EnsureStarted();
     }
 
     public string ConnectionString { get; }
 
-    public void Dispose() => _embedded?.Dispose();
+    public EmbeddedPostgres? Embedded { get; }
+
+    public void Dispose() => Embedded?.Dispose();
 }

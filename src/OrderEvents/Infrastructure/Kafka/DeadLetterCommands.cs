@@ -1,0 +1,105 @@
+using JasperFx.CommandLine;
+
+namespace OrderEvents.Infrastructure.Kafka;
+
+public class DeadLetterInput : NetCoreInput
+{
+    [Description("Kafka bootstrap servers (default: KAFKA_BROKERS)")]
+    public string? BrokersFlag { get; set; }
+
+    [Description("Only records whose exception type contains this text, e.g. JsonException")]
+    public string? ExceptionFlag { get; set; }
+
+    [Description("Only the record at this offset of order-events.dlq")]
+    public long? OffsetFlag { get; set; }
+
+    [Description("The partition of --offset (order-events.dlq has one: 0)")]
+    public int PartitionFlag { get; set; }
+
+    internal IEnumerable<DeadLetter> Select(IEnumerable<DeadLetter> letters) => letters
+        .Where(l => OffsetFlag is not { } offset || (l.Offset == offset && l.Partition == PartitionFlag))
+        .Where(l => ExceptionFlag is not { } type || (l.ExceptionType ?? "").Contains(type, StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>
+    /// The broker to talk to. The embedded broker lives inside the app process that created it, so a separate CLI run
+    /// cannot see its records: those need a broker that outlives the app (a real Kafka, or `kafka-broker`).
+    /// </summary>
+    internal string? Brokers()
+    {
+        if (!string.IsNullOrWhiteSpace(BrokersFlag)) return BrokersFlag;
+        using var host = BuildHost();
+        var kafka = host.Services.GetRequiredService<KafkaSettings>();
+        if (kafka.Enabled && !kafka.UseEmbeddedBroker) return kafka.Brokers;
+        Console.Error.WriteLine(
+            "No broker to read: set KAFKA_BROKERS (or pass --brokers). The embedded broker lives inside the running app and its " +
+            "records go with it; to keep them across runs, run `kafka-broker` and start the app with KAFKA_BROKERS=<its address>.");
+        return null;
+    }
+
+    internal static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
+}
+
+[Description("Lists the records in order-events.dlq: position, key, exception type and message", Name = "dlq-list")]
+public class DeadLetterListCommand : JasperFxAsyncCommand<DeadLetterInput>
+{
+    public DeadLetterListCommand()
+    {
+        Usage("Every dead letter");
+    }
+
+    public override Task<bool> Execute(DeadLetterInput input)
+    {
+        if (input.Brokers() is not { } brokers) return Task.FromResult(false);
+        var letters = input.Select(DeadLetters.ReadAll(brokers, DeadLetterInput.Timeout)).ToList();
+        foreach (var letter in letters)
+        {
+            Console.WriteLine(
+                $"{KafkaSettings.DeadLetterTopic} partition {letter.Partition} offset {letter.Offset}  key {letter.Key ?? "(none)"}  " +
+                $"{letter.Timestamp:O}  from {KafkaSettings.OrderEventsTopic} partition {letter.OriginalPartition ?? "?"} offset {letter.OriginalOffset ?? "?"}");
+            Console.WriteLine($"  {letter.ExceptionType ?? "(no exception-type header)"}: {letter.ExceptionMessage}");
+            var value = letter.ValueText;
+            Console.WriteLine($"  value: {(value.Length > 200 ? value[..200] + "…" : value)}");
+        }
+
+        Console.WriteLine($"{letters.Count} dead letter(s)");
+        return Task.FromResult(true);
+    }
+}
+
+public class DeadLetterRedriveInput : DeadLetterInput
+{
+    [Description("Re-drive every record in order-events.dlq")]
+    public bool AllFlag { get; set; }
+}
+
+[Description("Re-drives dead letters (one by --offset, those matching --exception, or --all) into order-events with their key and value", Name = "dlq-redrive")]
+public class DeadLetterRedriveCommand : JasperFxAsyncCommand<DeadLetterRedriveInput>
+{
+    public DeadLetterRedriveCommand()
+    {
+        Usage("Re-drive the selected dead letters");
+    }
+
+    public override async Task<bool> Execute(DeadLetterRedriveInput input)
+    {
+        if (!input.AllFlag && input.OffsetFlag is null && input.ExceptionFlag is null)
+        {
+            await Console.Error.WriteLineAsync("Say which dead letters to re-drive: --offset N, --exception TEXT, or --all.");
+            return false;
+        }
+
+        if (input.Brokers() is not { } brokers) return false;
+        var letters = input.Select(DeadLetters.ReadAll(brokers, DeadLetterInput.Timeout)).ToList();
+        if (letters.Count == 0)
+        {
+            await Console.Error.WriteLineAsync("No dead letter matches.");
+            return input.AllFlag; // an empty DLQ with --all is not an error
+        }
+
+        await DeadLetters.RedriveAsync(brokers, letters);
+        foreach (var letter in letters)
+            Console.WriteLine($"Re-drove partition {letter.Partition} offset {letter.Offset} (key {letter.Key ?? "(none)"}) to {KafkaSettings.OrderEventsTopic}");
+        Console.WriteLine($"{letters.Count} record(s) re-driven");
+        return true;
+    }
+}

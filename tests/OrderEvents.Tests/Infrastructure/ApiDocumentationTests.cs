@@ -1,0 +1,72 @@
+using System.Text.Json;
+using Alba;
+using OrderEvents.Infrastructure.Http;
+using OrderEvents.Tests.Support;
+
+namespace OrderEvents.Tests.Infrastructure;
+
+/// <summary>The OpenAPI document describes every endpoint (Wolverine.Http ones included), its bodies and the bearer scheme.</summary>
+[Collection(AppCollection.Name)]
+public sealed class ApiDocumentationTests(AppFixture fixture)
+{
+    private async Task<JsonElement> Document()
+    {
+        var result = await fixture.Host.Scenario(s =>
+        {
+            s.Get.Url(ApiDocumentation.DocumentPath);
+            s.StatusCodeShouldBeOk();
+        });
+        return JsonDocument.Parse(await result.ReadAsTextAsync()).RootElement.Clone();
+    }
+
+    public static TheoryData<string, string, bool> Operations => new()
+    {
+        { "post", "/api/auth/register", false },
+        { "post", "/api/auth/login", false },
+        { "get", "/api/auth/me", true },
+        { "get", "/api/products", false },
+        { "get", "/api/products/{id}", false },
+        { "post", "/api/products", true },
+        { "patch", "/api/products/{id}", true },
+        { "post", "/api/orders", true },
+        { "get", "/api/orders", true },
+        { "get", "/api/orders/{id}", true },
+        { "patch", "/api/orders/{id}/pay", true },
+        { "patch", "/api/orders/{id}/cancel", true },
+        { "get", "/api/notifications", true },
+    };
+
+    [Theory]
+    [MemberData(nameof(Operations))]
+    public async Task every_endpoint_is_described_with_its_bearer_requirement(string method, string path, bool requiresUser)
+    {
+        var document = await Document();
+        document.GetProperty("paths").TryGetProperty(path, out var item).ShouldBeTrue($"{path} is missing from the document");
+        item.TryGetProperty(method, out var operation).ShouldBeTrue($"{method.ToUpperInvariant()} {path} is missing from the document");
+        operation.GetProperty("responses").EnumerateObject().ShouldNotBeEmpty();
+
+        var bearer = operation.TryGetProperty("security", out var security)
+                     && security.EnumerateArray().Any(requirement => requirement.TryGetProperty(ApiDocumentation.BearerScheme, out _));
+        bearer.ShouldBe(requiresUser, $"{method.ToUpperInvariant()} {path}: bearer requirement");
+    }
+
+    [Fact]
+    public async Task request_and_response_bodies_have_schemas_and_the_bearer_scheme_is_declared()
+    {
+        var document = await Document();
+        var schemas = document.GetProperty("components").GetProperty("schemas");
+        foreach (var name in new[] { "RegisterRequest", "LoginRequest", "CreateOrderRequest", "OrderResponse", "ProductResponse", "NotificationResponse", "ProblemDetails" })
+            schemas.TryGetProperty(name, out _).ShouldBeTrue($"schema {name} is missing");
+
+        // The order's request body points at its schema, whose items carry the product and quantity.
+        var createOrder = document.GetProperty("paths").GetProperty("/api/orders").GetProperty("post");
+        createOrder.GetProperty("requestBody").GetProperty("content").GetProperty("application/json").GetProperty("schema")
+            .GetProperty("$ref").GetString().ShouldBe("#/components/schemas/CreateOrderRequest");
+        schemas.GetProperty("OrderResponse").GetProperty("properties").TryGetProperty("totalAmount", out _).ShouldBeTrue();
+
+        var scheme = document.GetProperty("components").GetProperty("securitySchemes").GetProperty(ApiDocumentation.BearerScheme);
+        scheme.GetProperty("type").GetString().ShouldBe("http");
+        scheme.GetProperty("scheme").GetString().ShouldBe("bearer");
+        scheme.GetProperty("bearerFormat").GetString().ShouldBe("JWT");
+    }
+}
