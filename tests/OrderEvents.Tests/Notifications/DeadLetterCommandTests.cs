@@ -1,6 +1,5 @@
 using System.Text;
 using Confluent.Kafka;
-using Marten;
 using OrderEvents.Features.Notifications;
 using OrderEvents.Features.Orders;
 using OrderEvents.Infrastructure.Kafka;
@@ -81,12 +80,9 @@ public sealed class DeadLetterCommandTests(AppFixture fixture) : IntegrationCont
             .WaitForCondition(new HandledCount<OrderEvent>(1))
             .ExecuteAndWaitAsync((Func<Wolverine.IMessageContext, Task>)(async _ => redrive = await RunCli("dlq-redrive", "--exception", "SimulatedBug" + marker)));
         redrive.Output.ShouldContain("1 record(s) re-driven");
-        await using (var session = Store.QuerySession())
-        {
-            var notification = await session.LoadAsync<Notification>(fixedEventId);
-            notification.ShouldNotBeNull();
-            notification.OrderId.ShouldBe(long.Parse(fixedKey));
-        }
+        var notification = await FindNotification(fixedEventId);
+        notification.ShouldNotBeNull();
+        notification.OrderId.ShouldBe(long.Parse(fixedKey));
 
         // 5. Re-drive one record by offset: the poison goes back to order-events with its key and value (and, still
         //    poison, is dead-lettered again).
