@@ -31,6 +31,14 @@ public static class MessagingSetup
         {
             opts.ServiceName = "OrderEvents";
             opts.UseRuntimeCompilation();
+#if !DEBUG
+            // Release builds (containers, the benchmark) run the handler code that `codegen write` generated into
+            // Internal/Generated, compiled in: no Roslyn at start-up. GeneratedCodeTests fails when that code is stale.
+            opts.CodeGeneration.TypeLoadMode = JasperFx.CodeGeneration.TypeLoadMode.Static;
+#endif
+            // Lets the staleness test write the generated code somewhere else and compare.
+            if (builder.Configuration["Codegen:OutputPath"] is { Length: > 0 } generatedCodePath)
+                opts.CodeGeneration.GeneratedCodeOutputPath = generatedCodePath;
             opts.Policies.AutoApplyTransactions();
             // Marten owns the order side's transactions, EF Core the notification side's (each chain names its store).
             opts.UseEntityFrameworkCoreTransactions();
