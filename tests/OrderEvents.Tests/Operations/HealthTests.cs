@@ -60,6 +60,7 @@ public sealed class HealthTests(AppFixture fixture) : IntegrationContext(fixture
 
         // The client reconnects on its own (backoff): poll, with a deadline.
         await Health.WaitFor(Host, "/health/ready", HttpStatusCode.OK, 30.Seconds());
+        await PipelineFlowsAgain();
     }
 
     [Fact]
@@ -81,6 +82,7 @@ public sealed class HealthTests(AppFixture fixture) : IntegrationContext(fixture
         }
 
         await Health.Get(Host, "/health/ready", HttpStatusCode.OK);
+        await PipelineFlowsAgain();
     }
 }
 

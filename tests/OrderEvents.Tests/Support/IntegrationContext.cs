@@ -8,6 +8,8 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using OrderEvents.Features.Auth;
 using OrderEvents.Features.Notifications;
+using OrderEvents.Infrastructure.Kafka;
+using OrderEvents.Features.Orders;
 using OrderEvents.Infrastructure.Http;
 using Wolverine.Tracking;
 
@@ -36,6 +38,33 @@ public abstract class IntegrationContext(AppFixture fixture) : IAsyncLifetime
         await using var scope = Host.Services.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<NotificationsDbContext>();
         return await query(db.Notifications.AsNoTracking());
+    }
+
+    /// <summary>
+    /// After a test took the broker or the listener away: a fresh event must become a notification again, by itself,
+    /// so the collection's later tests start with a flowing pipeline (a rejoining consumer can take seconds).
+    /// </summary>
+    protected async Task PipelineFlowsAgain()
+    {
+        var eventId = Guid.NewGuid();
+        var record = $$"""{"eventId":"{{eventId}}","eventType":"ORDER_CREATED","timestamp":"2025-01-30T10:15:30.123Z","orderId":424242,"userId":424242,"totalAmount":1}""";
+        await Host.TrackActivity().IncludeExternalTransports().Timeout(60.Seconds()).DoNotAssertOnExceptionsDetected()
+            .WaitForCondition(new HandledEvent(eventId))
+            .ExecuteAndWaitAsync((Func<Wolverine.IMessageContext, Task>)(_ =>
+                new KafkaProbe(Fixture.BootstrapServers).ProduceAsync(KafkaSettings.OrderEventsTopic, "424242", record)));
+        (await FindNotification(eventId)).ShouldNotBeNull();
+    }
+
+    private sealed class HandledEvent(Guid eventId) : ITrackedCondition
+    {
+        private volatile bool _done;
+
+        public void Record(EnvelopeRecord record)
+        {
+            if (record.MessageEventType == MessageEventType.MessageSucceeded && record.Message is OrderEvent e && e.EventId == eventId) _done = true;
+        }
+
+        public bool IsCompleted() => _done;
     }
 
     protected Task<Notification?> FindNotification(Guid eventId) =>
