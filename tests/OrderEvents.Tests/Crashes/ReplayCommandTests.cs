@@ -12,6 +12,7 @@ namespace OrderEvents.Tests.Crashes;
 
 /// <summary>`OrderEvents replay` against a real (standalone) broker, as an operator would run it.</summary>
 [Trait("Category", "Crashes")]
+[Collection(CrashCollection.Name)]
 public sealed class ReplayCommandTests(ITestOutputHelper output)
 {
     [Fact]
