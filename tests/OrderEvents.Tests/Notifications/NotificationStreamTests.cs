@@ -74,10 +74,13 @@ public sealed class NotificationStreamTests(AppFixture fixture) : IntegrationCon
         var user = await RegisterAndLogin();
         await using var stream = await Connect(user);
 
-        var id = await InsertNotification(user.Id, 42);
+        // The first one may still be found by the stream's initial read; once it has been sent the stream waits,
+        // and only the NOTIFY (or the 15 s heartbeat, beyond the deadline) can make it read the second.
+        var first = await InsertNotification(user.Id, 41);
+        (await stream.NextEventAsync(Deadline)).Json.GetProperty("id").GetGuid().ShouldBe(first);
 
-        var received = await stream.NextEventAsync(Deadline);
-        received.Json.GetProperty("id").GetGuid().ShouldBe(id);
+        var second = await InsertNotification(user.Id, 42);
+        (await stream.NextEventAsync(Deadline)).Json.GetProperty("id").GetGuid().ShouldBe(second);
     }
 
     [Fact]

@@ -31,6 +31,7 @@ public static class NotificationStreamEndpoint
     [NonTransactional]
     [Produces("text/event-stream")]
     [ProducesResponseType(typeof(NotificationResponse), StatusCodes.Status200OK, "text/event-stream")]
+    [ProducesResponseType<ProblemDetails>(StatusCodes.Status400BadRequest, "application/problem+json")]
     public static async Task Get(
         HttpContext context, ClaimsPrincipal user, NotificationsDbContext db, NotificationSignals signals,
         IOptions<NotificationStreamOptions> options, IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions> json)
