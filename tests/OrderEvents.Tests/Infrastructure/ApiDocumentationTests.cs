@@ -34,7 +34,55 @@ public sealed class ApiDocumentationTests(AppFixture fixture)
         { "patch", "/api/orders/{id}/pay", true },
         { "patch", "/api/orders/{id}/cancel", true },
         { "get", "/api/notifications", true },
+        { "get", "/api/notifications/stream", true },
     };
+
+    /// <summary>The ProblemDetails responses each operation documents: exactly the ones it can give.</summary>
+    public static TheoryData<string, string, int[]> ErrorCodes => new()
+    {
+        { "post", "/api/auth/register", [400, 409, 413, 415, 429, 503] },
+        { "post", "/api/auth/login", [400, 401, 413, 415, 429, 503] },
+        { "get", "/api/auth/me", [401] },
+        { "get", "/api/products", [503] },
+        { "get", "/api/products/{id}", [400, 404, 503] },
+        { "post", "/api/products", [400, 401, 403, 413, 415, 503] },
+        { "patch", "/api/products/{id}", [400, 401, 403, 404, 412, 413, 415, 503] },
+        { "post", "/api/orders", [400, 401, 404, 413, 415, 503] },
+        { "get", "/api/orders", [400, 401, 503] },
+        { "get", "/api/orders/{id}", [400, 401, 404, 503] },
+        { "get", "/api/orders/{id}/events", [400, 401, 404, 503] },
+        { "patch", "/api/orders/{id}/pay", [400, 401, 404, 409, 503] },
+        { "patch", "/api/orders/{id}/cancel", [400, 401, 404, 409, 503] },
+        { "get", "/api/notifications", [400, 401, 503] },
+        { "get", "/api/notifications/stream", [400, 401, 503] },
+    };
+
+    [Theory]
+    [MemberData(nameof(ErrorCodes))]
+    public async Task every_endpoint_documents_its_error_responses_as_problem_details(string method, string path, int[] expected)
+    {
+        var operation = (await Document()).GetProperty("paths").GetProperty(path).GetProperty(method);
+        var errors = operation.GetProperty("responses").EnumerateObject()
+            .Where(response => int.Parse(response.Name) >= 400).ToList();
+        errors.Select(response => int.Parse(response.Name)).Order().ToArray().ShouldBe(expected, $"{method.ToUpperInvariant()} {path}");
+        foreach (var response in errors)
+            response.Value.GetProperty("content").GetProperty("application/problem+json").GetProperty("schema")
+                .GetProperty("$ref").GetString().ShouldBe("#/components/schemas/ProblemDetails", $"{method.ToUpperInvariant()} {path} {response.Name}");
+    }
+
+    [Fact]
+    public async Task typed_results_describe_their_success_bodies()
+    {
+        var paths = (await Document()).GetProperty("paths");
+        string Ref(string path, string method, string status) => paths.GetProperty(path).GetProperty(method).GetProperty("responses").GetProperty(status)
+            .GetProperty("content").GetProperty("application/json").GetProperty("schema").GetProperty("$ref").GetString()!;
+        Ref("/api/products", "post", "201").ShouldBe("#/components/schemas/ProductResponse");
+        Ref("/api/products/{id}", "get", "200").ShouldBe("#/components/schemas/ProductResponse");
+        Ref("/api/auth/register", "post", "201").ShouldBe("#/components/schemas/RegisteredUser");
+        Ref("/api/auth/login", "post", "200").ShouldBe("#/components/schemas/TokenResponse");
+        paths.GetProperty("/api/notifications/stream").GetProperty("get").GetProperty("responses").GetProperty("200")
+            .GetProperty("content").TryGetProperty("text/event-stream", out _).ShouldBeTrue();
+    }
 
     [Theory]
     [MemberData(nameof(Operations))]

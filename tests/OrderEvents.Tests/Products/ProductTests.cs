@@ -101,5 +101,13 @@ public sealed class ProductTests(AppFixture fixture) : IntegrationContext(fixtur
             s.WithBearerToken(admin.Token);
             s.StatusCodeShouldBe(HttpStatusCode.NotFound);
         });
+        // GET loads declaratively ([Entity], OnMissing = ProblemDetailsWith404): a ProblemDetails body, not an empty 404.
+        var missing = await Host.Scenario(s =>
+        {
+            s.Get.Url("/api/products/999999");
+            s.StatusCodeShouldBe(HttpStatusCode.NotFound);
+        });
+        missing.Context.Response.ContentType.ShouldStartWith("application/problem+json");
+        (await missing.Json()).GetProperty("status").GetInt32().ShouldBe(404);
     }
 }

@@ -1,7 +1,10 @@
 using System.Security.Claims;
 using Marten;
 using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Identity;
+using Microsoft.AspNetCore.Mvc;
+using OrderEvents.Infrastructure.Http;
 using OrderEvents.Infrastructure.Auth;
 using Wolverine.Http;
 
@@ -21,19 +24,21 @@ public static class LoginEndpoint
 
     [AllowAnonymous]
     [WolverinePost("/api/auth/login")]
-    public static async Task<IResult> Post(LoginRequest request, IQuerySession session, IPasswordHasher<User> hasher, TokenIssuer tokens)
+    [ProducesResponseType<ProblemDetails>(StatusCodes.Status401Unauthorized, "application/problem+json")]
+    public static async Task<Results<Ok<TokenResponse>, ProblemHttpResult>> Post(LoginRequest request, IQuerySession session, IPasswordHasher<User> hasher, TokenIssuer tokens)
     {
         var email = User.NormalizeEmail(request.Email ?? "");
         var user = await session.Query<User>().FirstOrDefaultAsync(u => u.Email == email);
         var verdict = hasher.VerifyHashedPassword(user ?? new User(), user?.PasswordHash ?? UnknownUserHash, request.Password ?? "");
         if (user is null || verdict == PasswordVerificationResult.Failed)
-            return Results.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "Invalid email or password");
+            return TypedResults.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "Invalid email or password");
 
         var (token, expiresIn) = tokens.Issue(user);
-        return Results.Ok(new TokenResponse(token, "Bearer", expiresIn));
+        return TypedResults.Ok(new TokenResponse(token, "Bearer", expiresIn));
     }
 
     [WolverineGet("/api/auth/me")]
+    [NoDatabase]
     public static CurrentUser Me(ClaimsPrincipal principal) =>
         new(principal.UserId(), principal.FindFirstValue("email") ?? "", principal.FindFirstValue("role") ?? AuthSetup.UserRole);
 }

@@ -1,6 +1,7 @@
 using FluentValidation;
 using Marten;
 using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.AspNetCore.Mvc;
 using OrderEvents.Infrastructure.Http;
@@ -37,11 +38,12 @@ public static class RegisterEndpoint
 
     [AllowAnonymous]
     [WolverinePost("/api/auth/register")]
-    public static IResult Post(RegisterRequest request, IDocumentSession session, IPasswordHasher<User> hasher, TimeProvider clock)
+    [ProducesResponseType<ProblemDetails>(StatusCodes.Status409Conflict, "application/problem+json")]
+    public static Created<RegisteredUser> Post(RegisterRequest request, IDocumentSession session, IPasswordHasher<User> hasher, TimeProvider clock)
     {
         var user = new User { Email = User.NormalizeEmail(request.Email), CreatedAt = clock.GetUtcNow() };
         user.PasswordHash = hasher.HashPassword(user, request.Password);
         session.Insert(user); // assigns the numeric id
-        return Results.Created("/api/auth/me", new RegisteredUser(user.Id, user.Email));
+        return TypedResults.Created("/api/auth/me", new RegisteredUser(user.Id, user.Email));
     }
 }

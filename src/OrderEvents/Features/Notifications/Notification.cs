@@ -17,6 +17,12 @@ public sealed class Notification
     public long OrderId { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
 
+    /// <summary>
+    /// Where this notification sits in its user's stream: assigned by the database when the row is stored, increasing
+    /// in commit order per user (see the AddNotificationPosition migration), so it is the SSE id a client resumes from.
+    /// </summary>
+    public long Position { get; set; }
+
     /// <summary>The text for an event, or null for an event type this service does not know.</summary>
     public static string? MessageFor(OrderEvent orderEvent) => orderEvent.EventType switch
     {

@@ -32,6 +32,9 @@ public sealed class NotificationsDbContext(DbContextOptions<NotificationsDbConte
             notification.Property(n => n.Message).HasColumnName("message").HasMaxLength(500);
             notification.Property(n => n.OrderId).HasColumnName("order_id");
             notification.Property(n => n.CreatedAt).HasColumnName("created_at");
+            // The live stream's resume point; the insert trigger reassigns it under a per-user lock (migration).
+            notification.Property(n => n.Position).HasColumnName("position").UseIdentityByDefaultColumn();
+            notification.HasIndex(n => new { n.UserId, n.Position }).IsUnique();
             // Serves "my notifications, newest first"; the id breaks ties so paging never repeats or skips a row.
             notification.HasIndex(n => new { n.UserId, n.CreatedAt, n.Id }).IsDescending(false, true, true);
         });

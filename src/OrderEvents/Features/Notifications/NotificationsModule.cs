@@ -21,6 +21,11 @@ public static class NotificationsModule
         if (builder.Configuration.GetValue("Notifications:MigrateOnStartup", builder.Environment.IsDevelopment()))
             builder.Services.AddHostedService<NotificationsMigrator>();
 
+        // Live stream (GET /api/notifications/stream): one LISTEN connection per instance, shared by its streams.
+        builder.Services.Configure<NotificationStreamOptions>(builder.Configuration.GetSection(NotificationStreamOptions.Section));
+        builder.Services.AddSingleton<NotificationSignals>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<NotificationSignals>());
+
         if (KafkaSettings.From(builder.Configuration).UseEmbeddedBroker)
             builder.Services.AddHostedService<RedriveUnnotifiedEvents>();
         return builder;

@@ -13,6 +13,8 @@ public static class CancelOrderEndpoint
         OrderDecisions.MayMove(order, user.UserId(), OrderStatus.Cancelled);
 
     [WolverinePatch("/api/orders/{id}/cancel")]
+    [ProducesResponseType<ProblemDetails>(StatusCodes.Status404NotFound, "application/problem+json")]
+    [ProducesResponseType<ProblemDetails>(StatusCodes.Status409Conflict, "application/problem+json")]
     public static (OrderResponse, Events, OrderEvent) Patch([WriteAggregate] Order order, TimeProvider clock)
     {
         var cancelled = OrderDecisions.Cancel(clock.GetUtcNow());

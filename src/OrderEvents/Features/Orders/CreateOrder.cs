@@ -65,6 +65,7 @@ public static class CreateOrderEndpoint
     /// Kafka record, all in one transaction.
     /// </summary>
     [WolverinePost("/api/orders")]
+    [ProducesResponseType<ProblemDetails>(StatusCodes.Status404NotFound, "application/problem+json")]
     public static (Created<OrderResponse>, IStartStream, OrderEvent) Post(
         CreateOrderRequest request, OrderableProducts products, ClaimsPrincipal user, IDocumentSession session, TimeProvider clock)
     {

@@ -27,6 +27,7 @@ public static class GetOrderEndpoint
 
     /// <summary>404 when the order does not exist or is someone else's.</summary>
     [WolverineGet("/api/orders/{id}")]
+    [ProducesResponseType<ProblemDetails>(StatusCodes.Status404NotFound, "application/problem+json")]
     public static OrderResponse Get([ReadAggregate] Order order) => OrderResponse.From(order);
 }
 
@@ -40,6 +41,7 @@ public static class GetOrderHistoryEndpoint
 
     /// <summary>The order's events, oldest first, as stored in its stream (owner only; 404 otherwise).</summary>
     [WolverineGet("/api/orders/{id}/events")]
+    [ProducesResponseType<ProblemDetails>(StatusCodes.Status404NotFound, "application/problem+json")]
     public static async Task<IReadOnlyList<OrderHistoryEntry>> Get([ReadAggregate] Order order, IQuerySession session, CancellationToken cancellationToken)
     {
         var events = await session.Events.FetchStreamAsync(order.StreamKey, token: cancellationToken);

@@ -16,6 +16,8 @@ public static class PayOrderEndpoint
         OrderDecisions.MayMove(order, user.UserId(), OrderStatus.Paid);
 
     [WolverinePatch("/api/orders/{id}/pay")]
+    [ProducesResponseType<ProblemDetails>(StatusCodes.Status404NotFound, "application/problem+json")]
+    [ProducesResponseType<ProblemDetails>(StatusCodes.Status409Conflict, "application/problem+json")]
     public static (OrderResponse, Events, OrderEvent) Patch([WriteAggregate] Order order, TimeProvider clock)
     {
         var paid = OrderDecisions.Pay(order, clock.GetUtcNow());

@@ -1,6 +1,7 @@
 using FluentValidation;
 using Marten;
 using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using OrderEvents.Infrastructure.Auth;
 using OrderEvents.Infrastructure.Http;
@@ -27,10 +28,10 @@ public static class CreateProductEndpoint
 
     [Authorize(Roles = AuthSetup.AdminRole)]
     [WolverinePost("/api/products")]
-    public static IResult Post(CreateProductRequest request, IDocumentSession session)
+    public static Created<ProductResponse> Post(CreateProductRequest request, IDocumentSession session)
     {
         var product = new Product { Name = request.Name.Trim(), Price = request.Price, Status = request.Status ?? ProductStatus.Active };
         session.Insert(product); // assigns the numeric id
-        return Results.Created($"/api/products/{product.Id}", ProductResponse.From(product));
+        return TypedResults.Created($"/api/products/{product.Id}", ProductResponse.From(product));
     }
 }

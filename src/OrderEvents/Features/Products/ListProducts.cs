@@ -1,5 +1,8 @@
 using Marten;
 using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+using Wolverine.Persistence;
 using OrderEvents.Infrastructure.Http;
 using Wolverine.Http;
 
@@ -17,13 +20,12 @@ public static class ListProductsEndpoint
 
     [AllowAnonymous]
     [WolverineGet("/api/products/{id}")]
-    public static async Task<IResult> GetOne(long id, IQuerySession session, HttpResponse response, CancellationToken cancellationToken)
+    [ProducesResponseType<ProblemDetails>(StatusCodes.Status404NotFound, "application/problem+json")]
+    public static Ok<ProductResponse> GetOne(
+        [Entity(OnMissing = OnMissing.ProblemDetailsWith404)] Product product, IQuerySession session, HttpResponse response)
     {
-        if (await session.LoadAsync<Product>(id, cancellationToken) is not { } product)
-            return Results.Problem(Validation.NotFound($"Product {id} does not exist."));
-
         // The version to send back in If-Match on PATCH.
         response.Headers.ETag = ProductVersion.ETag(session, product);
-        return Results.Ok(ProductResponse.From(product));
+        return TypedResults.Ok(ProductResponse.From(product));
     }
 }

@@ -40,6 +40,8 @@ public static class UpdateProductEndpoint
 
     [Authorize(Roles = AuthSetup.AdminRole)]
     [WolverinePatch("/api/products/{id}")]
+    [ProducesResponseType<ProblemDetails>(StatusCodes.Status404NotFound, "application/problem+json")]
+    [ProducesResponseType<ProblemDetails>(StatusCodes.Status412PreconditionFailed, "application/problem+json")]
     public static (ProductResponse, IMartenOp) Patch(UpdateProductRequest request, [NotBody] Product product)
     {
         var updated = new Product

@@ -22,6 +22,7 @@ public static class ApiDocumentation
         {
             options.AddDocumentTransformer<BearerSecurityScheme>();
             options.AddOperationTransformer<BearerRequirementOnAuthorizedOperations>();
+            options.AddOperationTransformer<ErrorResponses>();
         });
         return builder;
     }

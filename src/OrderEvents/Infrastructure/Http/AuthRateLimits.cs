@@ -23,6 +23,9 @@ public static class AuthRateLimits
 {
     private static readonly PathString[] LimitedPaths = ["/api/auth/login", "/api/auth/register"];
 
+    /// <summary>Whether a route is rate limited (the OpenAPI document lists its 429).</summary>
+    public static bool IsLimited(string path) => LimitedPaths.Contains(new PathString(path));
+
     /// <summary>ASP.NET Core's rate limiter, chained per client address and per email; 429 with Retry-After.</summary>
     public static WebApplicationBuilder AddAuthRateLimits(this WebApplicationBuilder builder)
     {

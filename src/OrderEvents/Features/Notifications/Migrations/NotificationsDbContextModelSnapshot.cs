@@ -44,6 +44,13 @@ namespace OrderEvents.Features.Notifications.Migrations
                         .HasColumnType("bigint")
                         .HasColumnName("order_id");
 
+                    b.Property<long>("Position")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint")
+                        .HasColumnName("position");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Position"));
+
                     b.Property<string>("Type")
                         .IsRequired()
                         .HasMaxLength(64)
@@ -55,6 +62,9 @@ namespace OrderEvents.Features.Notifications.Migrations
                         .HasColumnName("user_id");
 
                     b.HasKey("Id");
+
+                    b.HasIndex("UserId", "Position")
+                        .IsUnique();
 
                     b.HasIndex("UserId", "CreatedAt", "Id")
                         .IsDescending(false, true, true);
