@@ -12,6 +12,7 @@ namespace OrderEvents.Tests.Crashes;
 /// printed (the targets are in seconds; the deadlines here only catch a minute-long wait or a loss).
 /// </summary>
 [Trait("Category", "Crashes")]
+[Trait("Category", "Faults")]
 [Collection(CrashCollection.Name)]
 public sealed class CrashRecoveryTests(ITestOutputHelper output)
 {

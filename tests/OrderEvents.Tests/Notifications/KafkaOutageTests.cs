@@ -14,6 +14,7 @@ namespace OrderEvents.Tests.Notifications;
 
 /// <summary>Nothing is lost while the consumer is stopped or the broker is unreachable.</summary>
 [Collection(AppCollection.Name)]
+[Trait("Category", "Faults")]
 public sealed class KafkaOutageTests(AppFixture fixture) : IntegrationContext(fixture)
 {
     [Fact]

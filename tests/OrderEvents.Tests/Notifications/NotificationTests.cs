@@ -50,6 +50,7 @@ public sealed class NotificationTests(AppFixture fixture) : IntegrationContext(f
     }
 
     [Fact]
+    [Trait("Category", "Faults")]
     public async Task the_same_event_delivered_twice_yields_one_notification()
     {
         var user = await RegisterAndLogin();
@@ -86,6 +87,7 @@ public sealed class NotificationTests(AppFixture fixture) : IntegrationContext(f
     }
 
     [Fact]
+    [Trait("Category", "Faults")]
     public async Task malformed_json_is_dead_lettered_and_the_partition_keeps_moving()
     {
         var user = await RegisterAndLogin();

@@ -43,6 +43,8 @@ public sealed record OrderableProducts(IReadOnlyDictionary<long, Product> ById, 
 
 public static class CreateOrderEndpoint
 {
+    public const int IdempotencyWindowSeconds = 24 * 60 * 60;
+
     public static ProblemDetails Validate(CreateOrderRequest request, IValidator<CreateOrderRequest> validator) =>
         validator.Check(request);
 
@@ -63,7 +65,14 @@ public static class CreateOrderEndpoint
     /// <summary>
     /// Starts the order's stream with ORDER_CREATED; the inline projection stores the order and the outbox stores the
     /// Kafka record, all in one transaction.
+    /// <para>
+    /// An optional <c>Idempotency-Key</c> header makes a retry safe: Wolverine stores the key per user (the token's
+    /// subject) with the first response inside this same transaction, so a repeat within 24 hours (racing or not) gets
+    /// that response back and no second order; the key with a different body is a 422.
+    /// </para>
     /// </summary>
+    [DeduplicatedWithResponse(DeduplicationScope.User | DeduplicationScope.Endpoint, Required = false,
+        WindowInSeconds = IdempotencyWindowSeconds, ClaimInTransaction = true)]
     [WolverinePost("/api/orders")]
     [ProducesResponseType<ProblemDetails>(StatusCodes.Status404NotFound, "application/problem+json")]
     public static (Created<OrderResponse>, IStartStream, OrderEvent) Post(

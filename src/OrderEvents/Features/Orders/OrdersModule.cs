@@ -1,3 +1,4 @@
+using Wolverine;
 using JasperFx.Events;
 using Marten;
 using JasperFx.Events.Projections;
@@ -19,6 +20,8 @@ public static class OrdersModule
             options.Projections.Snapshot<Order>(SnapshotLifecycle.Inline);
             options.Schema.For<Order>().Index(order => order.UserId);
         });
+        // Idempotency-Key on POST /api/orders: Wolverine's stored responses, in its PostgreSQL message store.
+        builder.Services.ConfigureWolverine(opts => opts.Durability.EnableDeduplicatedResponses = true);
         builder.Services.AddSingleton<OrderEventReplay>();
         if (builder.Environment.IsDevelopment()) builder.Services.AddHostedService<LegacyOrderDocuments>();
         return builder;
