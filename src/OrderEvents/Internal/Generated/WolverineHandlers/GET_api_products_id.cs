@@ -30,10 +30,10 @@ namespace Internal.Generated.WolverineHandlers
             // Building the Marten session
             await using var documentSession = _outboxedSessionFactory.OpenSession(messageContext);
             Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "OrderEvents.Features.Products.ListProductsEndpoint").SetTag("http.route", "/api/products/{id}").SetTag("http.request.method", "GET");
-            string id_rawValue = (string?)httpContext.GetRouteValue("id");
-            long id = default;
+            string Id_rawValue = (string?)httpContext.GetRouteValue("Id");
+            long Id = default;
 
-            if (id_rawValue != null && long.TryParse(id_rawValue, System.Globalization.CultureInfo.InvariantCulture, out id))
+            if (Id_rawValue != null && long.TryParse(Id_rawValue, System.Globalization.CultureInfo.InvariantCulture, out Id))
             {
             }
             else
@@ -43,10 +43,28 @@ namespace Internal.Generated.WolverineHandlers
             }
 
             
-            // The actual HTTP request handler execution
-            var result = await OrderEvents.Features.Products.ListProductsEndpoint.GetOne(id, ((Marten.IQuerySession)documentSession), httpContext.Response, httpContext.RequestAborted).ConfigureAwait(false);
+            // Try to load the existing saga document
+            var product = await documentSession.LoadAsync<OrderEvents.Features.Products.Product>(Id, httpContext.RequestAborted).ConfigureAwait(false);
+            // Write ProblemDetails if this required object is null
+            if (product == null)
+            {
+                await WriteProblems(404, "Unknown Product with identity {Id}", httpContext, Id);
+                return;
+            }
 
-            await result.ExecuteAsync(httpContext).ConfigureAwait(false);
+            
+            // The actual HTTP request handler execution
+            var okOfProductResponse = OrderEvents.Features.Products.ListProductsEndpoint.GetOne(product, ((Marten.IQuerySession)documentSession), httpContext.Response);
+
+            
+            // Save all pending changes to this Marten session
+            await documentSession.SaveChangesAsync(httpContext.RequestAborted).ConfigureAwait(false);
+
+            
+            // Have to flush outgoing messages just in case Marten did nothing because of https://github.com/JasperFx/wolverine/issues/536
+            await messageContext.FlushOutgoingMessagesAsync().ConfigureAwait(false);
+
+            await okOfProductResponse.ExecuteAsync(httpContext).ConfigureAwait(false);
         }
     }
 

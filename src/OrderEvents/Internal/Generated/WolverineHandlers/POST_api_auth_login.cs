@@ -41,9 +41,9 @@ namespace Internal.Generated.WolverineHandlers
             if (jsonContinue == Wolverine.HandlerContinuation.Stop) return;
             
             // The actual HTTP request handler execution
-            var result = await OrderEvents.Features.Auth.LoginEndpoint.Post(request, ((Marten.IQuerySession)documentSession), _passwordHasherOfUser, _tokenIssuer).ConfigureAwait(false);
+            var resultsOfOkOfTokenResponseAndProblemHttpResult = await OrderEvents.Features.Auth.LoginEndpoint.Post(request, ((Marten.IQuerySession)documentSession), _passwordHasherOfUser, _tokenIssuer).ConfigureAwait(false);
 
-            await result.ExecuteAsync(httpContext).ConfigureAwait(false);
+            await resultsOfOkOfTokenResponseAndProblemHttpResult.ExecuteAsync(httpContext).ConfigureAwait(false);
         }
     }
 

@@ -51,7 +51,7 @@ namespace Internal.Generated.WolverineHandlers
 
             
             // The actual HTTP request handler execution
-            var result = OrderEvents.Features.Auth.RegisterEndpoint.Post(request, documentSession, _passwordHasherOfUser, _timeProvider);
+            var createdOfRegisteredUser = OrderEvents.Features.Auth.RegisterEndpoint.Post(request, documentSession, _passwordHasherOfUser, _timeProvider);
 
             
             // Save all pending changes to this Marten session
@@ -61,7 +61,7 @@ namespace Internal.Generated.WolverineHandlers
             // Have to flush outgoing messages just in case Marten did nothing because of https://github.com/JasperFx/wolverine/issues/536
             await messageContext.FlushOutgoingMessagesAsync().ConfigureAwait(false);
 
-            await result.ExecuteAsync(httpContext).ConfigureAwait(false);
+            await createdOfRegisteredUser.ExecuteAsync(httpContext).ConfigureAwait(false);
         }
     }
 

@@ -5,6 +5,8 @@ using Microsoft.AspNetCore.Routing;
 using System;
 using System.Linq;
 using Wolverine.Http;
+using Wolverine.Http.Runtime;
+using Wolverine.Marten;
 using Wolverine.Marten.Publishing;
 using Wolverine.Runtime;
 
@@ -17,14 +19,18 @@ namespace Internal.Generated.WolverineHandlers
         private readonly Wolverine.Http.WolverineHttpOptions _wolverineHttpOptions;
         private readonly FluentValidation.IValidator<OrderEvents.Features.Orders.CreateOrderRequest> _validatorOfCreateOrderRequest;
         private readonly System.TimeProvider _timeProvider;
+        private readonly Wolverine.Http.Runtime.DeduplicatedResponses _deduplicatedResponses;
+        private readonly Wolverine.Marten.IMartenDeduplicatedResponses _martenDeduplicatedResponses;
         private readonly Wolverine.Marten.Publishing.OutboxedSessionFactory _outboxedSessionFactory;
         private readonly Wolverine.Runtime.IWolverineRuntime _wolverineRuntime;
 
-        public POST_api_orders(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, FluentValidation.IValidator<OrderEvents.Features.Orders.CreateOrderRequest> validatorOfCreateOrderRequest, System.TimeProvider timeProvider, Wolverine.Marten.Publishing.OutboxedSessionFactory outboxedSessionFactory, Wolverine.Runtime.IWolverineRuntime wolverineRuntime) : base(wolverineHttpOptions)
+        public POST_api_orders(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, FluentValidation.IValidator<OrderEvents.Features.Orders.CreateOrderRequest> validatorOfCreateOrderRequest, System.TimeProvider timeProvider, Wolverine.Http.Runtime.DeduplicatedResponses deduplicatedResponses, Wolverine.Marten.IMartenDeduplicatedResponses martenDeduplicatedResponses, Wolverine.Marten.Publishing.OutboxedSessionFactory outboxedSessionFactory, Wolverine.Runtime.IWolverineRuntime wolverineRuntime) : base(wolverineHttpOptions)
         {
             _wolverineHttpOptions = wolverineHttpOptions;
             _validatorOfCreateOrderRequest = validatorOfCreateOrderRequest;
             _timeProvider = timeProvider;
+            _deduplicatedResponses = deduplicatedResponses;
+            _martenDeduplicatedResponses = martenDeduplicatedResponses;
             _outboxedSessionFactory = outboxedSessionFactory;
             _wolverineRuntime = wolverineRuntime;
         }
@@ -34,6 +40,30 @@ namespace Internal.Generated.WolverineHandlers
             var messageContext = new Wolverine.Runtime.MessageContext(_wolverineRuntime);
             // Building the Marten session
             await using var documentSession = _outboxedSessionFactory.OpenSession(messageContext);
+            // GH-4742: buffer the body so the deduplication fingerprint can read it after binding
+            Microsoft.AspNetCore.Http.HttpRequestRewindExtensions.EnableBuffering(httpContext.Request);
+            var Idempotency_Key = ReadSingleHeaderValue(httpContext, "Idempotency-Key");
+            // GH-4742: the deduplication key is unique within User, Endpoint
+            var scopedDeduplicationId = Wolverine.Http.HttpHandler.ScopeDeduplicationId(httpContext, Idempotency_Key, (Wolverine.Http.DeduplicationScope)6, null);
+            // GH-4742: what a repeat must match to be answered with the stored response
+            var deduplicationFingerprint = await Wolverine.Http.HttpHandler.ComputeDeduplicationFingerprintAsync(httpContext, scopedDeduplicationId).ConfigureAwait(false);
+            var deduplicationStorageId = string.IsNullOrWhiteSpace(scopedDeduplicationId) ? null : Wolverine.Http.Runtime.DeduplicatedResponses.StorageIdFor(scopedDeduplicationId);
+            // GH-5160: has an earlier request already committed this key, and with what?
+            Wolverine.Persistence.Durability.DeduplicatedResponseClaim? deduplicatedResponseClaim = null;
+            if (!string.IsNullOrWhiteSpace(deduplicationStorageId))
+            {
+                deduplicatedResponseClaim = await _martenDeduplicatedResponses.FindClaimAsync(documentSession, deduplicationStorageId, null, httpContext.RequestAborted).ConfigureAwait(false);
+            }
+
+            // GH-5160: answer from an earlier request's committed claim; this one claims inside its own transaction
+            if (deduplicatedResponseClaim != null)
+            {
+                await AnswerDeduplicatedRepeatAsync(httpContext, deduplicatedResponseClaim, deduplicationFingerprint, "Idempotency-Key").ConfigureAwait(false);
+                return;
+            }
+
+            // GH-5206: until this request commits, a failure is looked up again in case a concurrent request with its key committed first
+            WatchForDeduplicatedRefusal(httpContext, _deduplicatedResponses, scopedDeduplicationId, deduplicationFingerprint, "Idempotency-Key", null);
             Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "OrderEvents.Features.Orders.CreateOrderEndpoint").SetTag("http.route", "/api/orders").SetTag("http.request.method", "POST");
             // Reading the request body via JSON deserialization
             var (request, jsonContinue) = await ReadJsonAsync<OrderEvents.Features.Orders.CreateOrderRequest>(httpContext);
@@ -70,14 +100,30 @@ namespace Internal.Generated.WolverineHandlers
             // Outgoing, cascaded message
             await messageContext.EnqueueCascadingAsync(orderEvent).ConfigureAwait(false);
 
-            
-            // Save all pending changes to this Marten session
-            await documentSession.SaveChangesAsync(httpContext.RequestAborted).ConfigureAwait(false);
+            // GH-5160: the work is done; the claim and its response commit with it, or not at all
+            var pendingDeduplicatedResponseClaim = _deduplicatedResponses.PrepareClaim(httpContext, scopedDeduplicationId, deduplicationFingerprint, CompleteDeduplicatedRequest(httpContext, scopedDeduplicationId, createdOfOrderResponse, 404), System.TimeSpan.FromTicks(864000000000));
+            // GH-5160: claim the key, with its response, inside this Marten transaction
+            _martenDeduplicatedResponses.QueueClaim(documentSession, pendingDeduplicatedResponseClaim, null);
+            try
+            {
+                
+                // Save all pending changes to this Marten session
+                await documentSession.SaveChangesAsync(httpContext.RequestAborted).ConfigureAwait(false);
 
-            await createdOfOrderResponse.ExecuteAsync(httpContext).ConfigureAwait(false);
-            
-            // Have to flush outgoing messages just in case Marten did nothing because of https://github.com/JasperFx/wolverine/issues/536
-            await messageContext.FlushOutgoingMessagesAsync().ConfigureAwait(false);
+                Wolverine.Http.HttpHandler.MarkDeduplicatedResponseCommitted(httpContext);
+                await createdOfOrderResponse.ExecuteAsync(httpContext).ConfigureAwait(false);
+                
+                // Have to flush outgoing messages just in case Marten did nothing because of https://github.com/JasperFx/wolverine/issues/536
+                await messageContext.FlushOutgoingMessagesAsync().ConfigureAwait(false);
+            }
+            catch (System.Exception deduplicatedResponseCommitException) when (!Wolverine.Http.HttpHandler.IsDeduplicatedResponseCommitted(httpContext))
+            {
+                // GH-5160: the commit failed; answer from a claim a concurrent request committed first, if there is one
+                if (!await TryAnswerDeduplicatedCommitFailureAsync(httpContext, _deduplicatedResponses, scopedDeduplicationId, deduplicationFingerprint, pendingDeduplicatedResponseClaim, "Idempotency-Key", null, deduplicatedResponseCommitException).ConfigureAwait(false))
+                {
+                    throw;
+                }
+            }
         }
     }
 

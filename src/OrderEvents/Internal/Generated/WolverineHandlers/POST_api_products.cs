@@ -46,7 +46,7 @@ namespace Internal.Generated.WolverineHandlers
 
             
             // The actual HTTP request handler execution
-            var result = OrderEvents.Features.Products.CreateProductEndpoint.Post(request, documentSession);
+            var createdOfProductResponse = OrderEvents.Features.Products.CreateProductEndpoint.Post(request, documentSession);
 
             
             // Save all pending changes to this Marten session
@@ -56,7 +56,7 @@ namespace Internal.Generated.WolverineHandlers
             // Have to flush outgoing messages just in case Marten did nothing because of https://github.com/JasperFx/wolverine/issues/536
             await messageContext.FlushOutgoingMessagesAsync().ConfigureAwait(false);
 
-            await result.ExecuteAsync(httpContext).ConfigureAwait(false);
+            await createdOfProductResponse.ExecuteAsync(httpContext).ConfigureAwait(false);
         }
     }
 
