@@ -47,7 +47,7 @@ public sealed class ApiDocumentationTests(AppFixture fixture)
         { "get", "/api/products/{id}", [400, 404, 503] },
         { "post", "/api/products", [400, 401, 403, 413, 415, 503] },
         { "patch", "/api/products/{id}", [400, 401, 403, 404, 412, 413, 415, 503] },
-        { "post", "/api/orders", [400, 401, 404, 413, 415, 503] },
+        { "post", "/api/orders", [400, 401, 404, 409, 413, 415, 422, 503] },
         { "get", "/api/orders", [400, 401, 503] },
         { "get", "/api/orders/{id}", [400, 401, 404, 503] },
         { "get", "/api/orders/{id}/events", [400, 401, 404, 503] },
