@@ -1,9 +1,6 @@
 using Microsoft.EntityFrameworkCore;
-using Npgsql;
 using OrderEvents.Features.Orders;
 using Wolverine.Attributes;
-using Wolverine.ErrorHandling;
-using Wolverine.Runtime.Handlers;
 using OrderEvents.Infrastructure.Telemetry;
 
 namespace OrderEvents.Features.Notifications;
@@ -13,18 +10,6 @@ namespace OrderEvents.Features.Notifications;
 /// </summary>
 public static class NotifyUserHandler
 {
-    /// <summary>
-    /// Wolverine's EF Core transaction records each handled envelope in its inbox table, in the same commit as the
-    /// notification. A record whose envelope id is already there (Kafka redelivered it, or an outside producer sent
-    /// the same bytes again) was therefore handled and committed before: drop it instead of retrying it forever.
-    /// Only that primary key qualifies; every other database error keeps the outage policy (retry, then pause).
-    /// </summary>
-    public static void Configure(HandlerChain chain) =>
-        chain.OnException<DbUpdateException>(exception =>
-                exception.InnerException is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation } unique
-                && unique.TableName == "wolverine_incoming_envelopes")
-            .Discard();
-
     /// <summary>An event that cannot be attributed (no event id, no order, no user) is poison: it goes to the DLQ.</summary>
     public static void Validate(OrderEvent orderEvent)
     {
@@ -36,9 +21,13 @@ public static class NotifyUserHandler
     /// <summary>
     /// One idempotent insert keyed by the event id: a redelivery, a replay, or a twin racing this one in another
     /// node is resolved by the primary key itself ("on conflict do nothing"), with no read before the write and no
-    /// exception rule that could hide other failures.
+    /// exception rule that could hide other failures. That single statement is the whole transaction, so no store
+    /// wraps this chain in one ([NonTransactional]; with both Marten and EF Core registered each chain must say).
+    /// Wolverine's EF transaction would add an inbox row per record, in the same commit: a redelivered record then
+    /// failed on that row's key, and discarding it left the Kafka offset committer waiting for it forever (after a
+    /// rebalance a partition's committed offset stayed behind), besides a second insert and a cleanup per record.
     /// </summary>
-    [Transactional(typeof(NotificationsDbContext))]
+    [NonTransactional]
     public static async Task Handle(OrderEvent orderEvent, NotificationsDbContext db, TimeProvider clock, ILogger logger, CancellationToken cancellationToken)
     {
         if (Notification.MessageFor(orderEvent) is not { } message)
