@@ -1,0 +1,69 @@
+using JasperFx.Core;
+using Microsoft.AspNetCore.Hosting;
+using OrderEvents.Infrastructure.Kafka;
+using OrderEvents.Tests.Notifications;
+using OrderEvents.Tests.Support;
+using Wolverine.Tracking;
+
+namespace OrderEvents.Tests.Faults;
+
+/// <summary>A host whose database-outage policy is short (3 × 50 ms in place, then a 1 s pause), so the pause runs in a test.</summary>
+public sealed class ShortDatabaseRetryAppFixture : AppFixture
+{
+    protected override void Configure(IWebHostBuilder builder)
+    {
+        builder.UseSetting("Messaging:DatabaseRetry:DelaysMs", "50,50,50");
+        builder.UseSetting("Messaging:DatabaseRetry:PauseSeconds", "1");
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class ShortDatabaseRetryCollection : ICollectionFixture<ShortDatabaseRetryAppFixture>
+{
+    public const string Name = "short-database-retry";
+}
+
+/// <summary>An outage longer than the in-place retries: the listener pauses and takes the record again, never dead-letters it.</summary>
+[Collection(ShortDatabaseRetryCollection.Name)]
+[Trait("Category", "Faults")]
+public sealed class DatabaseOutagePauseTests(ShortDatabaseRetryAppFixture fixture) : IntegrationContext(fixture)
+{
+    [Fact]
+    public async Task an_outage_past_the_retries_pauses_the_listener_and_the_notification_arrives_after_recovery()
+    {
+        var user = await RegisterAndLogin();
+        var eventId = Guid.NewGuid();
+        var orderId = Random.Shared.Next(100_000, 900_000);
+        var record = $$"""{"eventId":"{{eventId}}","eventType":"ORDER_CREATED","timestamp":"2025-01-30T10:15:30.123Z","orderId":{{orderId}},"userId":{{user.Id}},"totalAmount":5}""";
+        Fixture.Logs.Clear();
+
+        // The handler's table disappears: every attempt fails with a PostgreSQL error. 1 attempt + 3 retries use up
+        // the in-place schedule; the table only comes back at the 7th attempt, i.e. after at least one pause + requeue.
+        await Sql.ExecuteAsync(Fixture.ConnectionString, "alter table notifications.notifications rename to notifications_away");
+        var outage = new RecoversAfterAttempts(7, () => Sql.ExecuteAsync(Fixture.ConnectionString, "alter table notifications.notifications_away rename to notifications"));
+        try
+        {
+            await Host.TrackActivity().IncludeExternalTransports().Timeout(60.Seconds())
+                .DoNotAssertOnExceptionsDetected()
+                .WaitForCondition(outage)
+                .ExecuteAndWaitAsync((Func<Wolverine.IMessageContext, Task>)(_ =>
+                    new KafkaProbe(Fixture.BootstrapServers).ProduceAsync(KafkaSettings.OrderEventsTopic, orderId.ToString(), record)));
+        }
+        finally
+        {
+            await Sql.ExecuteAsync(Fixture.ConnectionString,
+                "do $$ begin if to_regclass('notifications.notifications_away') is not null then alter table notifications.notifications_away rename to notifications; end if; end $$");
+        }
+
+        outage.DeadLettered.ShouldBeFalse(outage.ToString());
+        outage.Attempts.ShouldBeGreaterThanOrEqualTo(7);
+        // Wolverine logs the listener pause (PauseListenerContinuation → ListeningAgent.PauseAsync).
+        Fixture.Logs.Entries.ShouldContain(e => e.Message.Contains("paus", StringComparison.OrdinalIgnoreCase),
+            "no pause was logged: " + string.Join(" | ", Fixture.Logs.Entries.Where(e => e.Category.StartsWith("Wolverine")).Select(e => e.Message).Take(30)));
+        (await NotificationsOf(user)).ShouldHaveSingleItem().EventId.ShouldBe(eventId);
+        new KafkaProbe(Fixture.BootstrapServers)
+            .ReadUntil(KafkaSettings.DeadLetterTopic, r => r.Message.Key == orderId.ToString(), timeoutSeconds: 3)
+            .ShouldBeEmpty("the record reached the dead-letter topic");
+        await PipelineFlowsAgain();
+    }
+}
