@@ -85,6 +85,10 @@ public static class MessagingSetup
             {
                 producer.Acks = Confluent.Kafka.Acks.All;
                 producer.EnableIdempotence = true;
+                // The dead-letter producer shares this config: a poison record of ~1 MB plus the exception headers is
+                // larger than librdkafka's default 1,000,000 bytes and could not be dead-lettered (the broker's/topic's
+                // own limit still applies). Our own events are a few KB.
+                producer.MessageMaxBytes = KafkaSettings.MaxRecordBytes;
                 tuning.ApplyTo(producer);
             })
             .ConfigureConsumers(consumer =>
