@@ -9,6 +9,9 @@ public sealed record KafkaSettings(bool Enabled, string? Brokers, string ClientI
     /// <summary>Poison records (e.g. malformed JSON) go here, with the exception in the record headers.</summary>
     public const string DeadLetterTopic = "order-events.dlq";
 
+    /// <summary>The largest record the app produces, the dead-letter copy of a ~1 MB poison record included (2 MiB).</summary>
+    public const int MaxRecordBytes = 2 * 1024 * 1024;
+
     /// <summary>Every topic the service uses: the embedded broker must create them (it cannot auto-provision).</summary>
     public static readonly IReadOnlyList<(string Name, int Partitions)> Topics =
     [

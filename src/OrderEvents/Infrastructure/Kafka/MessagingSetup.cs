@@ -46,14 +46,12 @@ public static class MessagingSetup
             opts.Policies.UseDurableOutboxOnAllSendingEndpoints();
             ConfigureRecovery(opts.Durability);
             // PostgreSQL unavailable (Marten wraps Npgsql's errors): nothing may be dead-lettered for that. Retry in
-            // place for about a minute, which keeps per-partition order and stays well inside Kafka's 5-minute poll
-            // interval; past that, pause the listener and take the same record again, for as long as the outage lasts
-            // (the offset is not stored, so a restart resumes at this record too).
+            // place (about a minute by default, see DatabaseRetrySettings); past that, pause the listener and take the
+            // same record again, for as long as the outage lasts (the offset is not stored, so a restart resumes here too).
+            var databaseRetry = DatabaseRetrySettings.From(builder.Configuration);
             opts.OnException(exception => exception is NpgsqlException || exception.InnerException is NpgsqlException)
-                .RetryWithCooldown(
-                    50.Milliseconds(), 250.Milliseconds(), 1.Seconds(), 2.Seconds(), 5.Seconds(),
-                    10.Seconds(), 10.Seconds(), 10.Seconds(), 10.Seconds(), 10.Seconds(), 10.Seconds())
-                .Then.PauseThenRequeue(5.Seconds());
+                .RetryWithCooldown(databaseRetry.Delays)
+                .Then.PauseThenRequeue(databaseRetry.Pause);
 
             if (kafka.Enabled) UseKafka(opts, kafka, brokers!, tuning);
             else
@@ -87,6 +85,10 @@ public static class MessagingSetup
             {
                 producer.Acks = Confluent.Kafka.Acks.All;
                 producer.EnableIdempotence = true;
+                // The dead-letter producer shares this config: a poison record of ~1 MB plus the exception headers is
+                // larger than librdkafka's default 1,000,000 bytes and could not be dead-lettered (the broker's/topic's
+                // own limit still applies). Our own events are a few KB.
+                producer.MessageMaxBytes = KafkaSettings.MaxRecordBytes;
                 tuning.ApplyTo(producer);
             })
             .ConfigureConsumers(consumer =>
