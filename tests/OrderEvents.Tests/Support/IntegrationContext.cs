@@ -18,7 +18,8 @@ namespace OrderEvents.Tests.Support;
 /// <summary>Base class of the scenario tests: a clean database (seeded catalog) before every test, and helpers.</summary>
 public abstract class IntegrationContext(AppFixture fixture) : IAsyncLifetime
 {
-    protected static readonly TimeSpan TrackingTimeout = 30.Seconds();
+    // Generous: on a 2-core CI machine a partition can stall for up to the listener's ~1 minute in-place retry budget.
+    protected static readonly TimeSpan TrackingTimeout = 90.Seconds();
 
     protected AppFixture Fixture { get; } = fixture;
 
@@ -51,7 +52,7 @@ public abstract class IntegrationContext(AppFixture fixture) : IAsyncLifetime
     {
         var eventId = Guid.NewGuid();
         var record = $$"""{"eventId":"{{eventId}}","eventType":"ORDER_CREATED","timestamp":"2025-01-30T10:15:30.123Z","orderId":424242,"userId":424242,"totalAmount":1}""";
-        await Host.TrackActivity().IncludeExternalTransports().Timeout(60.Seconds()).DoNotAssertOnExceptionsDetected()
+        await Host.TrackActivity().IncludeExternalTransports().Timeout(90.Seconds()).DoNotAssertOnExceptionsDetected()
             .WaitForCondition(new HandledEvent(eventId))
             .ExecuteAndWaitAsync((Func<Wolverine.IMessageContext, Task>)(_ =>
                 new KafkaProbe(Fixture.BootstrapServers).ProduceAsync(KafkaSettings.OrderEventsTopic, "424242", record)));
