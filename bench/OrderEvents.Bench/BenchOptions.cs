@@ -31,7 +31,7 @@ public sealed class BenchOptions
     public string Configuration { get; private set; } = "Release";
     public bool NoBuild { get; private set; }
     public string? ServiceDll { get; private set; }
-    public string ServiceEnvironment { get; private set; } = "Development";
+    public string ServiceEnvironment { get; private set; } = "Production";
     public List<KeyValuePair<string, string>> ServiceEnv { get; } = [];
     public List<string> ServiceArgs { get; } = [];
     public string PostgresBin { get; private set; } = "/usr/lib/postgresql/15/bin";
@@ -61,7 +61,8 @@ public sealed class BenchOptions
           --request-timeout 10s    a request slower than this is an error
           --out FILE               also write the markdown report to FILE (relative to the repository root)
           --targets service,baseline   which systems to measure
-          --service-environment Development   ASPNETCORE_ENVIRONMENT of the service (and of its kafka-broker command)
+          --service-environment Production    ASPNETCORE_ENVIRONMENT of the service (and of its kafka-broker command);
+                                   outside Development the bench runs `db-apply` before starting it
           --service-env KEY=VALUE  extra environment for the service (repeatable), e.g. for production settings
           --service-arg ARG        extra command-line argument for the service (repeatable)
           --service-dll PATH       run this OrderEvents.dll instead of publishing src/OrderEvents

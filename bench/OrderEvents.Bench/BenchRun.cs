@@ -46,7 +46,7 @@ public sealed class BenchRun(BenchOptions options, string repoRoot) : IDisposabl
             results.Add(result);
             try
             {
-                using var target = Own(name == "service" ? StartService() : StartBaseline());
+                using var target = Own(name == "service" ? await StartServiceAsync() : StartBaseline());
                 await MeasureTargetAsync(target, result);
             }
             catch (Exception e)
@@ -246,6 +246,18 @@ public sealed class BenchRun(BenchOptions options, string repoRoot) : IDisposabl
             ["KAFKA_ENABLED"] = "true",
             // The orders use the demo products 1..5, which only Development seeds by default.
             ["Catalog__SeedDemoProducts"] = "true",
+            // Outside Development the schema is applied before start-up (db-apply, below) and the notifications'
+            // EF Core migrations by the documented switch, as an operator would.
+            ["Notifications__MigrateOnStartup"] = "true",
+            // The baseline's Kafka client settings (BareServer/NotificationConsumer/OutboxRelay), so both targets wait
+            // the same way for the broker; these are the service's Development values.
+            ["Kafka__FetchWaitMaxMs"] = "10",
+            ["Kafka__SessionTimeoutMs"] = "6000",
+            ["Kafka__HeartbeatIntervalMs"] = "500",
+            ["Kafka__LingerMs"] = "1",
+            // The bench registers and logs in all its users from one address within seconds.
+            ["RateLimits__Auth__PermitsPerAddress"] = "100000",
+            ["RateLimits__Auth__PermitsPerEmail"] = "100000",
         };
         foreach (var (key, value) in options.ServiceEnv) environment[key] = value;
         return environment;
@@ -256,6 +268,7 @@ public sealed class BenchRun(BenchOptions options, string repoRoot) : IDisposabl
         var file = Path.Combine(_runDirectory, "bootstrap.txt");
         var environment = ServiceEnvironment();
         environment["KAFKA_BROKERS"] = null; // the command runs the embedded broker only when no broker is configured
+        environment["EmbeddedInfrastructure__Allow"] = "true"; // deliberately, outside Development too
         var broker = Own(ChildProcess.Start(_dotnet, [_serviceDll, "kafka-broker", "--bootstrap-file", file],
             Path.GetDirectoryName(_serviceDll)!, environment, Path.Combine(_runDirectory, "kafka-broker.log")));
         var clock = Stopwatch.StartNew();
@@ -274,16 +287,29 @@ public sealed class BenchRun(BenchOptions options, string repoRoot) : IDisposabl
         throw new InvalidOperationException($"The kafka-broker command did not write {file}:\n{broker.Tail()}");
     }
 
-    private TargetProcess StartService()
+    private async Task<TargetProcess> StartServiceAsync()
     {
         var port = PostgresCluster.FreePort();
         var environment = ServiceEnvironment();
         environment["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}";
         environment["KAFKA_BROKERS"] = _bootstrap;
         foreach (var (key, value) in options.ServiceEnv) environment[key] = value;
+        if (options.ServiceEnvironment != "Development") await ApplySchemaAsync(environment);
         var process = ChildProcess.Start(_dotnet, [_serviceDll, .. options.ServiceArgs], Path.GetDirectoryName(_serviceDll)!, environment,
             Path.Combine(_runDirectory, "service.log"));
         return new TargetProcess("service", ServiceDatabase, NotificationStore.Service, process, new Uri($"http://127.0.0.1:{port}"));
+    }
+
+    /// <summary>Outside Development the service does not change its schema at start-up: `db-apply` does, first.</summary>
+    private async Task ApplySchemaAsync(Dictionary<string, string?> environment)
+    {
+        var clock = Stopwatch.StartNew();
+        using var apply = ChildProcess.Start(_dotnet, [_serviceDll, "db-apply"], Path.GetDirectoryName(_serviceDll)!, environment,
+            Path.Combine(_runDirectory, "service-db-apply.log"));
+        while (!apply.HasExited && clock.Elapsed < TimeSpan.FromMinutes(2)) await Task.Delay(100);
+        if (!apply.HasExited || apply.ExitCode != 0)
+            throw new InvalidOperationException($"db-apply failed:\n{apply.Tail()}");
+        Progress.WriteLine($"[service] db-apply in {clock.Elapsed.TotalSeconds:F1} s");
     }
 
     private TargetProcess StartBaseline()

@@ -18,6 +18,7 @@ public sealed class ChildProcess : IDisposable
     public int Pid => _process.Id;
     public string LogPath { get; }
     public bool HasExited => _process.HasExited;
+    public int ExitCode => _process.ExitCode;
 
     /// <summary>Fires for every output line (after it was written to the log).</summary>
     public event Action<string>? Line;
