@@ -46,7 +46,9 @@ public sealed class TopicReplayTests(AppFixture fixture) : IntegrationContext(fi
 
         var replay = await Host.TrackActivity().IncludeExternalTransports().Timeout(TrackingTimeout)
             .DoNotAssertOnExceptionsDetected()
-            .WaitForCondition(new HandledCount<OrderEvent>(4, countDiscarded: true))
+            // Bare records are new envelopes: stored again (the primary key absorbs them). Records with their
+            // original headers are the same envelopes: the durable inbox drops them (checked through ListenerPassed).
+            .WaitForCondition(new HandledCount<OrderEvent>(withOriginalHeaders ? 0 : 4))
             .ExecuteAndWaitAsync((Func<Wolverine.IMessageContext, Task>)(async _ =>
             {
                 using var producer = new ProducerBuilder<string, byte[]>(new ProducerConfig { BootstrapServers = Fixture.BootstrapServers }).Build();
@@ -59,7 +61,8 @@ public sealed class TopicReplayTests(AppFixture fixture) : IntegrationContext(fi
                     });
             }));
 
-        replay.Received.MessagesOf<OrderEvent>().Count().ShouldBe(4, "every replayed record reached the listener");
+        await ListenerPassed(orderIds);
+        if (!withOriginalHeaders) replay.Executed.MessagesOf<OrderEvent>().Count().ShouldBe(4, "every replayed record reached the handler");
         var after = await NotificationsOf(user);
         after.Select(n => n.Id).ShouldBe(before.Select(n => n.Id), ignoreOrder: true);
         after.Select(n => n.EventId).Distinct().Count().ShouldBe(4);

@@ -18,6 +18,7 @@ public sealed class KafkaRoundTripTests(AppFixture fixture) : IntegrationContext
         var tracked = await Host.TrackActivity()
             .IncludeExternalTransports()
             .Timeout(TrackingTimeout)
+            .WaitForNotificationBatches()
             .PublishMessageAndWaitAsync(orderEvent);
 
         tracked.Sent.SingleEnvelope<OrderEvent>().Destination!.Scheme.ShouldBe("kafka");

@@ -39,7 +39,7 @@ public sealed class NotificationTests(AppFixture fixture) : IntegrationContext(f
         var tracked = await ProduceAndWait(1, ("123", Json(eventId, "ORDER_CREATED", 123, 45, "50000"), null));
 
         // No Wolverine headers, yet the envelope has a real id (for logs, traces and dead letters).
-        tracked.Executed.Envelopes().ShouldHaveSingleItem().Id.ShouldNotBe(Guid.Empty);
+        tracked.Executed.Envelopes().Where(e => e.Message is OrderEvent).ShouldHaveSingleItem().Id.ShouldNotBe(Guid.Empty);
 
         var notification = await FindNotification(eventId);
         notification.ShouldNotBeNull();
@@ -57,9 +57,10 @@ public sealed class NotificationTests(AppFixture fixture) : IntegrationContext(f
         var eventId = Guid.NewGuid();
         var record = ("9001", Json(eventId, "ORDER_PAID", 9001, user.Id, "15000.00"), (Partition?)null);
 
-        var tracked = await ProduceAndWait(2, record, record);
+        // Byte-identical twins share their envelope id: the durable inbox keeps the first and drops the second.
+        var tracked = await ProduceAndWait(1, record, record);
+        await ListenerPassed([record.Item1]);
 
-        tracked.Executed.MessagesOf<OrderEvent>().Count().ShouldBe(2); // both deliveries really reached the handler
         var notification = (await NotificationsOf(user)).ShouldHaveSingleItem();
         notification.EventId.ShouldBe(eventId);
         notification.Message.ShouldBe("Your order #9001 has been paid. Total: $15000");
@@ -68,7 +69,7 @@ public sealed class NotificationTests(AppFixture fixture) : IntegrationContext(f
         // and envelope id: the notification's identity is the event id, so this holds beyond any inbox retention.
         var replayedWithOtherBytes = ("9001", Json(eventId, "ORDER_PAID", 9001, user.Id, "15000").Replace("10:15:30.123Z", "10:15:31.000Z"), (Partition?)null);
         var replay = await ProduceAndWait(1, replayedWithOtherBytes);
-        replay.Executed.Envelopes().Single().Id.ShouldNotBe(tracked.Executed.Envelopes().First().Id);
+        replay.Executed.MessagesOf<OrderEvent>().Single().EventId.ShouldBe(eventId); // it reached the handler, a new envelope
         (await NotificationsOf(user)).ShouldHaveSingleItem();
     }
 

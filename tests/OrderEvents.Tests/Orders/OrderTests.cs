@@ -134,7 +134,7 @@ public sealed class OrderTests(AppFixture fixture) : IntegrationContext(fixture)
         {
             var id = await PlaceOrder(user, Items((1, 1)));
             IScenarioResult[] results = [];
-            var tracked = await Host.TrackActivity().IncludeExternalTransports().Timeout(TrackingTimeout)
+            var tracked = await Host.TrackActivity().IncludeExternalTransports().Timeout(TrackingTimeout).WaitForNotificationBatches()
                 .ExecuteAndWaitAsync((Func<Wolverine.IMessageContext, Task>)(async _ => results = await Task.WhenAll(
                     Host.Scenario(s => { s.ChangeOrder(user, id, "pay"); s.IgnoreStatusCode(); }),
                     Host.Scenario(s => { s.ChangeOrder(user, id, "cancel"); s.IgnoreStatusCode(); }))));
@@ -285,7 +285,7 @@ public sealed class OrderTests(AppFixture fixture) : IntegrationContext(fixture)
         for (var i = 0; i < 5; i++) users.Add(await RegisterAndLogin());
 
         IScenarioResult[] results = [];
-        var tracked = await Host.TrackActivity().IncludeExternalTransports().Timeout(TimeSpan.FromSeconds(60))
+        var tracked = await Host.TrackActivity().IncludeExternalTransports().Timeout(TimeSpan.FromSeconds(60)).WaitForNotificationBatches()
             .ExecuteAndWaitAsync((Func<Wolverine.IMessageContext, Task>)(async _ => results = await Task.WhenAll(
                 Enumerable.Range(0, 50).Select(i => Host.Scenario(s =>
                 {

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Text.Json;
 using System.Net;
 using System.Net.Http.Json;
@@ -59,13 +60,45 @@ public abstract class IntegrationContext(AppFixture fixture) : IAsyncLifetime
         (await FindNotification(eventId)).ShouldNotBeNull();
     }
 
+    /// <summary>
+    /// Records the durable inbox already holds (same envelope id) are dropped there, before any handler, and leave no
+    /// trace in a tracked session. To know the listener has passed them, this produces one fresh event behind them on
+    /// each of their keys (so on their partitions) and waits until those are stored: the listener takes a partition's
+    /// records in offset order. The fresh events belong to user 424242, which no test user is.
+    /// </summary>
+    protected async Task ListenerPassed(IEnumerable<string> keys)
+    {
+        var sentinels = keys.Distinct().Select(key => (Key: key, EventId: Guid.NewGuid())).ToList();
+        await Host.TrackActivity().IncludeExternalTransports().Timeout(TrackingTimeout).DoNotAssertOnExceptionsDetected()
+            .WaitForCondition(new HandledEvents(sentinels.Select(s => s.EventId)))
+            .ExecuteAndWaitAsync((Func<Wolverine.IMessageContext, Task>)(async _ =>
+            {
+                var kafka = new KafkaProbe(Fixture.BootstrapServers);
+                foreach (var (key, eventId) in sentinels)
+                    await kafka.ProduceAsync(KafkaSettings.OrderEventsTopic, key,
+                        $$"""{"eventId":"{{eventId}}","eventType":"ORDER_CREATED","timestamp":"2025-01-30T10:15:30.123Z","orderId":{{(long.TryParse(key, out var id) && id > 0 ? id : 424242)}},"userId":424242,"totalAmount":1}""");
+            }));
+    }
+
+    private sealed class HandledEvents(IEnumerable<Guid> eventIds) : ITrackedCondition
+    {
+        private readonly ConcurrentDictionary<Guid, bool> _pending = new(eventIds.Select(id => KeyValuePair.Create(id, true)));
+
+        public void Record(EnvelopeRecord record)
+        {
+            foreach (var stored in NotificationBatches.Stored(record)) _pending.TryRemove(stored.EventId, out _);
+        }
+
+        public bool IsCompleted() => _pending.IsEmpty;
+    }
+
     private sealed class HandledEvent(Guid eventId) : ITrackedCondition
     {
         private volatile bool _done;
 
         public void Record(EnvelopeRecord record)
         {
-            if (record.MessageEventType == MessageEventType.MessageSucceeded && record.Message is OrderEvent e && e.EventId == eventId) _done = true;
+            if (NotificationBatches.Stored(record).Any(e => e.EventId == eventId)) _done = true;
         }
 
         public bool IsCompleted() => _done;
@@ -83,6 +116,7 @@ public abstract class IntegrationContext(AppFixture fixture) : IAsyncLifetime
         var tracked = await Host.TrackActivity()
             .IncludeExternalTransports()
             .Timeout(TrackingTimeout)
+            .WaitForNotificationBatches()
             .ExecuteAndWaitAsync((Func<Wolverine.IMessageContext, Task>)(async _ => result = await Host.Scenario(configure)));
         return (tracked, result);
     }

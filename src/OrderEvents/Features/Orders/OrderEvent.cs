@@ -9,15 +9,26 @@ namespace OrderEvents.Features.Orders;
 /// <c>{"eventId","eventType","timestamp","orderId","userId","totalAmount"}</c>, camelCase, timestamp in UTC with
 /// milliseconds ("2025-01-30T10:15:30.123Z").
 /// Every field is required when reading: a record without one is malformed (dead-lettered), never defaulted to 0.
+/// An event that cannot be attributed (empty event id, order or user not positive) cannot be constructed either, so
+/// such a record fails to deserialize and Wolverine dead-letters it before it reaches a handler or a batch.
 /// </summary>
 public sealed record OrderEvent(
-    [property: JsonRequired] Guid EventId,
+    Guid EventId,
     [property: JsonRequired] string EventType,
     [property: JsonRequired, JsonConverter(typeof(UtcMillisecondsConverter))] DateTimeOffset Timestamp,
-    [property: JsonRequired] long OrderId,
-    [property: JsonRequired] long UserId,
+    long OrderId,
+    long UserId,
     [property: JsonRequired] decimal TotalAmount)
 {
+    [JsonRequired] public Guid EventId { get; init; } = EventId != Guid.Empty ? EventId
+        : throw new InvalidOrderEventException($"Order event for order {OrderId} needs a non-empty eventId");
+
+    [JsonRequired] public long OrderId { get; init; } = OrderId > 0 ? OrderId
+        : throw new InvalidOrderEventException($"Order event {EventId} needs a positive orderId (got {OrderId})");
+
+    [JsonRequired] public long UserId { get; init; } = UserId > 0 ? UserId
+        : throw new InvalidOrderEventException($"Order event {EventId} needs a positive userId (got {UserId})");
+
     /// <summary>
     /// The record for one event of <paramref name="order"/>'s stream. The order's user and total never change after it
     /// was placed, so its current state serves every one of its events (a replay needs nothing else).
@@ -46,6 +57,8 @@ public static class OrderEventTypes
         _ => throw new ArgumentOutOfRangeException(nameof(logged), logged.GetType().Name, "Not an order event"),
     };
 }
+
+public sealed class InvalidOrderEventException(string message) : Exception(message);
 
 /// <summary>ISO-8601 in UTC with exactly three fractional digits and a 'Z', as the event contract says.</summary>
 public sealed class UtcMillisecondsConverter : JsonConverter<DateTimeOffset>

@@ -46,12 +46,29 @@ public static class MessagingSetup
             opts.Policies.UseDurableOutboxOnAllSendingEndpoints();
             ConfigureRecovery(opts.Durability);
             // PostgreSQL unavailable (Marten wraps Npgsql's errors): nothing may be dead-lettered for that. Retry in
-            // place (about a minute by default, see DatabaseRetrySettings); past that, pause the listener and take the
-            // same record again, for as long as the outage lasts (the offset is not stored, so a restart resumes here too).
+            // place (about a minute by default, see DatabaseRetrySettings); past that, pause the Kafka listeners (no
+            // more records into the inbox) and run the same batch again after the pause, for as long as the outage
+            // lasts. Its events stay in the durable inbox meanwhile, so a restart takes them up too.
             var databaseRetry = DatabaseRetrySettings.From(builder.Configuration);
             opts.OnException(exception => exception is NpgsqlException || exception.InnerException is NpgsqlException)
                 .RetryWithCooldown(databaseRetry.Delays)
-                .Then.PauseThenRequeue(databaseRetry.Pause);
+                .Then.CustomActionIndefinitely(async (runtime, lifecycle, exception) =>
+                {
+                    foreach (var listener in runtime.Endpoints.ActiveListeners().Where(agent => agent.Uri.Scheme == "kafka"))
+                        _ = listener.PauseAsync(databaseRetry.Pause);
+                    await Task.Delay(databaseRetry.Pause, runtime.Cancellation);
+                    await lifecycle.RetryExecutionNowAsync();
+                }, $"pause the Kafka listeners for {databaseRetry.Pause}, then run the batch again");
+
+            // Notifications are stored a batch at a time (NotifyUsersHandler): the events that arrive within a few
+            // milliseconds, up to 500, become one insert and one commit. Each event waits in the durable inbox until
+            // its batch committed, so nothing is lost in between. Batches run one at a time, in arrival order, which
+            // keeps each order's events in order.
+            opts.BatchMessagesOf<OrderEvent>(batching =>
+            {
+                batching.BatchSize = 500;
+                batching.TriggerTime = 5.Milliseconds();
+            }).Sequential();
 
             if (kafka.Enabled) UseKafka(opts, kafka, brokers!, tuning);
             else
@@ -119,8 +136,10 @@ public static class MessagingSetup
         opts.ListenToKafkaTopics(KafkaSettings.OrderEventsTopic)
             // Records from non-Wolverine producers carry no message-type header: they are order events.
             .DefaultIncomingMessage<OrderEvent>()
-            // One record at a time per partition; its offset is stored only after the handler's transaction committed.
-            .ProcessInline()
+            // Each fetched chunk of records goes into the durable inbox in one insert; only then are their offsets
+            // stored. Taken one at a time, in offset order, into the notification batches (see above).
+            .UseDurableInbox()
+            .Sequential()
             .EnableNativeDeadLetterQueue()
             .ExternallyOwned();
         foreach (var listener in kafkaTransport.Endpoints().OfType<KafkaTopicGroup>())

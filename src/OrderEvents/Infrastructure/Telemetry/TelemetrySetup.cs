@@ -3,7 +3,6 @@ using OpenTelemetry;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
-using OrderEvents.Features.Orders;
 using Wolverine;
 
 namespace OrderEvents.Infrastructure.Telemetry;
@@ -45,10 +44,6 @@ public static class TelemetrySetup
             });
         if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"])) telemetry.UseOtlpExporter();
 
-        builder.Services.ConfigureWolverine(opts => opts.Policies.ForMessagesOfType<OrderEvent>()
-            // order.id and event.id as tags of the handler span.
-            .Audit(orderEvent => orderEvent.OrderId, orderEvent => orderEvent.EventId)
-            .AddMiddleware(typeof(OrderEventLogScope)));
         return builder;
     }
 }
