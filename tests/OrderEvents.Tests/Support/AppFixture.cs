@@ -79,6 +79,7 @@ public class AppFixture : IAsyncLifetime
         {
             builder.UseSetting("ConnectionStrings:Postgres", ConnectionString + ";Password=" + DatabasePassword);
             builder.UseSetting("Jwt:SigningKey", SigningKey);
+            builder.UseSetting("Telemetry:Traces", "true"); // the in-memory exporter below is the tests' collector
             builder.UseSetting("KAFKA_ENABLED", KafkaEnabled ? "true" : "false");
             builder.UseSetting("KAFKA_BROKERS", BootstrapServers);
             builder.UseSetting("KAFKA_GROUP_ID", ConsumerGroup);

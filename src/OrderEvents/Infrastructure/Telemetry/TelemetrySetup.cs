@@ -23,14 +23,19 @@ public static class TelemetrySetup
         builder.Logging.Configure(logging => logging.ActivityTrackingOptions =
             ActivityTrackingOptions.TraceId | ActivityTrackingOptions.SpanId | ActivityTrackingOptions.ParentId);
 
+        var otlp = !string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]);
         var telemetry = builder.Services.AddOpenTelemetry()
-            .ConfigureResource(resource => resource.AddService(builder.Configuration["OTEL_SERVICE_NAME"] ?? "order-events"))
+            .ConfigureResource(resource => resource.AddService(builder.Configuration["OTEL_SERVICE_NAME"] ?? "order-events"));
+        // Spans cost CPU on every request, query and message (see docs/benchmarks.md for what it bought);
+        // with nowhere to send them they are not made at all. Telemetry:Traces turns them on for another exporter.
+        if (builder.Configuration.GetValue("Telemetry:Traces", otlp)) telemetry
             .WithTracing(tracing => tracing
                 .SetSampler(new ParentBasedSampler(new SkipBackgroundDatabaseSpans()))
                 // Probes poll /health every few seconds: keep them out of the traces.
                 .AddAspNetCoreInstrumentation(options => options.Filter = http => !http.Request.Path.StartsWithSegments("/health"))
                 .AddNpgsql()
-                .AddSource(WolverineSource))
+                .AddSource(WolverineSource));
+        telemetry
             .WithMetrics(metrics => metrics
                 .AddAspNetCoreInstrumentation()
                 .AddRuntimeInstrumentation()
@@ -42,7 +47,7 @@ public static class TelemetrySetup
                 options.IncludeScopes = true;
                 options.IncludeFormattedMessage = true;
             });
-        if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"])) telemetry.UseOtlpExporter();
+        if (otlp) telemetry.UseOtlpExporter();
 
         return builder;
     }
