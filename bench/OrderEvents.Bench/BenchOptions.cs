@@ -37,6 +37,7 @@ public sealed class BenchOptions
     public string PostgresBin { get; private set; } = "/usr/lib/postgresql/15/bin";
     public string? RepoRoot { get; private set; }
     public bool KeepLogs { get; set; }
+    public bool Statements { get; private set; }
     public bool Smoke { get; private set; }
 
     public double FirstStep => double.IsNaN(StepStart) ? Rate / 2 : StepStart;
@@ -70,6 +71,9 @@ public sealed class BenchOptions
           --configuration Release  configuration used to publish the service
           --pg-bin DIR             PostgreSQL binaries (default /usr/lib/postgresql/15/bin)
           --keep-logs              keep the run folder with the children's logs
+          --statements             load pg_stat_statements and write each target's top statements (by total time,
+                                   whole measurement) to the run folder and the progress output (adds a little
+                                   PostgreSQL overhead to both targets: for profiling, not for the figures)
           --smoke                  a short run for a busy machine: rate 100, 5 s phases, 3 steps of 3 s, 5 s burst, 8 connections
         """;
 
@@ -117,6 +121,7 @@ public sealed class BenchOptions
                 case "--pg-bin": options.PostgresBin = Value(); break;
                 case "--repo": options.RepoRoot = Value(); break;
                 case "--keep-logs": options.KeepLogs = true; break;
+                case "--statements": options.Statements = true; break;
                 case "--smoke":
                     options.Smoke = true;
                     options.Rate = 100;

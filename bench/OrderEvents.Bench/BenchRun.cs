@@ -34,7 +34,7 @@ public sealed class BenchRun(BenchOptions options, string repoRoot) : IDisposabl
     public async Task<List<TargetResult>> RunAsync()
     {
         _serviceDll = options.ServiceDll is { } given ? Path.GetFullPath(given) : PublishService();
-        _cluster = Own(PostgresCluster.Start(options.PostgresBin, Progress));
+        _cluster = Own(PostgresCluster.Start(options.PostgresBin, Progress, options.Statements));
         await _cluster.CreateDatabaseAsync(ServiceDatabase);
         await _cluster.CreateDatabaseAsync(BaselineDatabase);
         _bootstrap = await StartBrokerAsync();
@@ -47,7 +47,9 @@ public sealed class BenchRun(BenchOptions options, string repoRoot) : IDisposabl
             try
             {
                 using var target = Own(name == "service" ? await StartServiceAsync() : StartBaseline());
+                if (options.Statements) await _cluster.ResetStatementsAsync();
                 await MeasureTargetAsync(target, result);
+                if (options.Statements) await WriteStatementsAsync(target);
             }
             catch (Exception e)
             {
@@ -298,6 +300,15 @@ public sealed class BenchRun(BenchOptions options, string repoRoot) : IDisposabl
         var process = ChildProcess.Start(_dotnet, [_serviceDll, .. options.ServiceArgs], Path.GetDirectoryName(_serviceDll)!, environment,
             Path.Combine(_runDirectory, "service.log"));
         return new TargetProcess("service", ServiceDatabase, NotificationStore.Service, process, new Uri($"http://127.0.0.1:{port}"));
+    }
+
+    /// <summary>--statements: the target's top statements (everything since it started: warm-up, phases, drains).</summary>
+    private async Task WriteStatementsAsync(TargetProcess target)
+    {
+        var top = await _cluster!.TopStatementsAsync(target.Database);
+        var file = Path.Combine(options.Out is { } o ? Path.GetDirectoryName(Path.GetFullPath(o))! : _runDirectory, $"statements-{target.Name}.md");
+        await File.WriteAllTextAsync(file, $"# Top statements of {target.Name} (pg_stat_statements, whole measurement)\n\n{top}\n");
+        Progress.WriteLine($"[{target.Name}] top statements written to {file}");
     }
 
     /// <summary>Outside Development the service does not change its schema at start-up: `db-apply` does, first.</summary>

@@ -24,12 +24,12 @@ public sealed class PostgresCluster : IDisposable
     public string DataDirectory { get; }
     public int Port { get; private set; }
 
-    public static PostgresCluster Start(string bin, TextWriter progress)
+    public static PostgresCluster Start(string bin, TextWriter progress, bool statements = false)
     {
         var cluster = new PostgresCluster(bin, Path.Combine(Path.GetTempPath(), "orderevents-bench-pg-" + Guid.NewGuid().ToString("N")[..10]));
         try
         {
-            cluster.InitAndStart(progress);
+            cluster.InitAndStart(progress, statements);
             return cluster;
         }
         catch
@@ -55,6 +55,41 @@ public sealed class PostgresCluster : IDisposable
         await create.ExecuteNonQueryAsync();
     }
 
+    /// <summary>Forgets the statement statistics (pg_stat_statements, when loaded) of every database.</summary>
+    public async Task ResetStatementsAsync()
+    {
+        await using var connection = new NpgsqlConnection(ConnectionString("postgres"));
+        await connection.OpenAsync();
+        await using var create = new NpgsqlCommand("create extension if not exists pg_stat_statements; select pg_stat_statements_reset()", connection);
+        await create.ExecuteNonQueryAsync();
+    }
+
+    /// <summary>The statements of a database by total execution time: calls, total and mean ms, rows, the query.</summary>
+    public async Task<string> TopStatementsAsync(string database, int count = 30)
+    {
+        await using var connection = new NpgsqlConnection(ConnectionString("postgres"));
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("""
+            select s.calls, round(s.total_exec_time::numeric, 1), round(s.mean_exec_time::numeric, 3), s.rows,
+                   regexp_replace(s.query, '\s+', ' ', 'g')
+              from pg_stat_statements s join pg_database d on d.oid = s.dbid
+             where d.datname = $1
+             order by s.total_exec_time desc limit $2
+            """, connection);
+        command.Parameters.AddWithValue(database);
+        command.Parameters.AddWithValue(count);
+        var lines = new List<string> { "| calls | total ms | mean ms | rows | statement |", "|---|---|---|---|---|" };
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+        {
+            var query = reader.GetString(4);
+            if (query.Length > 300) query = query[..300] + "…";
+            lines.Add($"| {reader.GetInt64(0)} | {reader.GetDecimal(1)} | {reader.GetDecimal(2)} | {reader.GetInt64(3)} | `{query.Replace("|", "\\|").Replace("`", "'")}` |");
+        }
+
+        return string.Join('\n', lines);
+    }
+
     /// <summary>pg_stat_database.xact_commit of a database (read from the postgres database, so reading adds none).</summary>
     public async Task<long> CommitsAsync(string database)
     {
@@ -65,14 +100,15 @@ public sealed class PostgresCluster : IDisposable
         return (long)(await command.ExecuteScalarAsync())!;
     }
 
-    private void InitAndStart(TextWriter progress)
+    private void InitAndStart(TextWriter progress, bool statements)
     {
         var stopwatch = Stopwatch.StartNew();
         Directory.CreateDirectory(DataDirectory);
         if (_asPostgres) Exec("chown", "-R", "postgres:postgres", DataDirectory);
         Run("initdb", "-D", DataDirectory, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync");
         Port = FreePort();
-        var options = $"-p {Port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c max_connections=300 -c fsync=on -c synchronous_commit=on";
+        var options = $"-p {Port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c max_connections=300 -c fsync=on -c synchronous_commit=on"
+                      + (statements ? " -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all" : "");
         Run("pg_ctl", "-D", DataDirectory, "-l", Path.Combine(DataDirectory, "server.log"), "-o", options, "-w", "-t", "60", "start");
         progress.WriteLine($"PostgreSQL cluster on 127.0.0.1:{Port} (fsync on, {DataDirectory}) in {stopwatch.ElapsedMilliseconds} ms");
     }

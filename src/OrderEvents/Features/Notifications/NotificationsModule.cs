@@ -12,7 +12,8 @@ public static class NotificationsModule
     {
         builder.Services.AddDbContextWithWolverineIntegration<NotificationsDbContext>(
             (services, options) => options.UseNpgsql(
-                services.GetRequiredService<PostgresConnection>().ConnectionString,
+                // The same pool as Marten and Wolverine (same connection string and defaults).
+                PostgresConnectionDefaults.Apply(services.GetRequiredService<PostgresConnection>().ConnectionString),
                 npgsql => npgsql.MigrationsHistoryTable("__ef_migrations_history", NotificationsDbContext.Schema)),
             NotificationsDbContext.WolverineSchema);
 

@@ -16,8 +16,24 @@ public static class PostgresConnectionDefaults
     public static string Apply(string connectionString)
     {
         var given = new DbConnectionStringBuilder { ConnectionString = connectionString };
-        if (given.ContainsKey("Timeout") || given.ContainsKey("Connect Timeout") || given.ContainsKey("Connection Timeout")) return connectionString;
-        return new NpgsqlConnectionStringBuilder(connectionString) { Timeout = ConnectTimeoutSeconds }.ConnectionString;
+        var result = new NpgsqlConnectionStringBuilder(connectionString);
+        if (!(given.ContainsKey("Timeout") || given.ContainsKey("Connect Timeout") || given.ContainsKey("Connection Timeout")))
+            result.Timeout = ConnectTimeoutSeconds;
+        return WithStatementReuse(result, given).ConnectionString;
+    }
+
+    /// <summary>
+    /// Every request and message runs the same few statements (event append, projection upsert, outbox insert, ...).
+    /// Npgsql prepares a statement once it was used twice on a connection, so PostgreSQL stops parsing and planning it
+    /// each time; and a connection going back to the pool is not reset (a DISCARD ALL round trip per checkout), as
+    /// nothing here changes session state on pooled connections. Either can be set in the connection string instead.
+    /// </summary>
+    public static NpgsqlConnectionStringBuilder WithStatementReuse(NpgsqlConnectionStringBuilder builder, DbConnectionStringBuilder given)
+    {
+        if (!given.ContainsKey("Max Auto Prepare")) builder.MaxAutoPrepare = 64;
+        if (!given.ContainsKey("Auto Prepare Min Usages")) builder.AutoPrepareMinUsages = 2;
+        if (!given.ContainsKey("No Reset On Close")) builder.NoResetOnClose = true;
+        return builder;
     }
 
     public static void FailFast(StoreOptions options)
