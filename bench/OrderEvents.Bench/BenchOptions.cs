@@ -7,7 +7,7 @@ public sealed class BenchOptions
 {
     public double Rate { get; private set; } = 300;
     public TimeSpan Duration { get; private set; } = TimeSpan.FromSeconds(30);
-    public TimeSpan Warmup { get; private set; } = TimeSpan.FromSeconds(5);
+    public TimeSpan Warmup { get; private set; } = TimeSpan.FromSeconds(20);
     public int Users { get; private set; } = 20;
 
     /// <summary>Shares of the mixed phase: creates, pays and cancels (pays and cancels target orders created earlier in the phase).</summary>
@@ -50,7 +50,8 @@ public sealed class BenchOptions
 
           --rate 300               fixed open-loop rate (req/s) of the create-only and mixed phases
           --duration 30s           length of each fixed-rate phase
-          --warmup 5s              warm-up (mixed, at min(rate,100)/s), not reported
+          --warmup 20s             warm-up (mixed, at min(rate,200)/s), not reported: long enough for the JIT to finish
+                                   tiering up the hot paths (a 5 s warm-up left it compiling in the first phase)
           --users 20               users registered and logged in per target
           --mix 60,25,15           create,pay,cancel shares of the mixed phase
           --step-start R           first rate of the step search (default rate/2), x --step-factor 1.3 per step,

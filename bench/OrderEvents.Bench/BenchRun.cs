@@ -71,7 +71,7 @@ public sealed class BenchRun(BenchOptions options, string repoRoot) : IDisposabl
         await client.RegisterUsersAsync(options.Users, $"{target.Name}-{Guid.NewGuid():N}"[..24]);
         log($"up on {target.BaseAddress}, {options.Users} users logged in");
 
-        var warmupRate = Math.Min(options.Rate, 100);
+        var warmupRate = Math.Min(options.Rate, 200);
         var beforeWarmup = await CountNotificationsAsync(target);
         var warmup = await LoadGenerator.OpenLoopAsync(client, warmupRate, options.Warmup, options.Mix, seed: 1);
         var warmupDrain = await DrainAsync(target, beforeWarmup + warmup.ExpectedNotifications, TimeSpan.FromSeconds(120));
