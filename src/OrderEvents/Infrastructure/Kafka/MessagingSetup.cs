@@ -58,6 +58,7 @@ public static class MessagingSetup
                     foreach (var listener in runtime.Endpoints.ActiveListeners().Where(agent => agent.Uri.Scheme == "kafka"))
                         _ = listener.PauseAsync(databaseRetry.Pause);
                     await Task.Delay(databaseRetry.Pause, runtime.Cancellation);
+                    // In place, not requeued: a requeued batch would run after the batches queued behind it.
                     await lifecycle.RetryExecutionNowAsync();
                 }, $"pause the Kafka listeners for {databaseRetry.Pause}, then run the batch again");
 
