@@ -34,6 +34,7 @@ builder.AddTelemetry();
 builder.AddApiDocumentation();
 
 builder.AddAuthRateLimits();
+builder.AddAdmissionControl();
 
 builder.Services.ConfigureHttpJsonOptions(json =>
 {
@@ -55,6 +56,8 @@ var app = builder.Build();
 
 app.UseExceptionHandler();
 app.UseStatusCodePages();
+// Before anything reads the body: past capacity a request waits here, holding nothing, or gets a 503 at once.
+app.UseMiddleware<AdmissionControl>();
 app.UseMiddleware<JsonBodyGuard>();
 app.UseRateLimiter();
 app.UseAuthentication();
