@@ -54,7 +54,7 @@ public abstract class IntegrationContext(AppFixture fixture) : IAsyncLifetime
         var eventId = Guid.NewGuid();
         var record = $$"""{"eventId":"{{eventId}}","eventType":"ORDER_CREATED","timestamp":"2025-01-30T10:15:30.123Z","orderId":424242,"userId":424242,"totalAmount":1}""";
         await Host.TrackActivity().IncludeExternalTransports().Timeout(90.Seconds()).DoNotAssertOnExceptionsDetected()
-            .WaitForCondition(new HandledEvent(eventId))
+            .WaitForCondition(new HandledEvents([eventId]))
             .ExecuteAndWaitAsync((Func<Wolverine.IMessageContext, Task>)(_ =>
                 new KafkaProbe(Fixture.BootstrapServers).ProduceAsync(KafkaSettings.OrderEventsTopic, "424242", record)));
         (await FindNotification(eventId)).ShouldNotBeNull();
@@ -90,18 +90,6 @@ public abstract class IntegrationContext(AppFixture fixture) : IAsyncLifetime
         }
 
         public bool IsCompleted() => _pending.IsEmpty;
-    }
-
-    private sealed class HandledEvent(Guid eventId) : ITrackedCondition
-    {
-        private volatile bool _done;
-
-        public void Record(EnvelopeRecord record)
-        {
-            if (NotificationBatches.Stored(record).Any(e => e.EventId == eventId)) _done = true;
-        }
-
-        public bool IsCompleted() => _done;
     }
 
     protected Task<Notification?> FindNotification(Guid eventId) =>

@@ -20,7 +20,8 @@ public sealed class AdmissionOptions
 /// holding nothing, and one that cannot start within MaxQueueWait gets a 503 with Retry-After at once.
 /// Health probes and the long-lived notification stream are not counted.
 /// </summary>
-public sealed class AdmissionControl(RequestDelegate next, ConcurrencyLimiter limiter, AdmissionOptions options, ILogger<AdmissionControl> logger)
+public sealed class AdmissionControl(RequestDelegate next, ConcurrencyLimiter limiter, AdmissionOptions options,
+    IProblemDetailsService problemDetails, ILogger<AdmissionControl> logger)
 {
     public async Task InvokeAsync(HttpContext context)
     {
@@ -31,36 +32,41 @@ public sealed class AdmissionControl(RequestDelegate next, ConcurrencyLimiter li
             return;
         }
 
-        using var wait = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
-        wait.CancelAfter(options.MaxQueueWait);
-        RateLimitLease lease;
-        try
+        using var lease = await TryAcquireAsync(context);
+        if (lease is { IsAcquired: true })
         {
-            lease = await limiter.AcquireAsync(1, wait.Token);
-        }
-        catch (OperationCanceledException) when (!context.RequestAborted.IsCancellationRequested)
-        {
-            lease = null!;
-        }
-
-        using (lease)
-        {
-            if (lease is { IsAcquired: true })
-            {
-                await next(context);
-                return;
-            }
+            await next(context);
+            return;
         }
 
         logger.LogWarning("{Method} {Path}: 503, the service is at capacity", context.Request.Method, path);
         context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
         context.Response.Headers.RetryAfter = "1";
-        await context.Response.WriteAsJsonAsync(new ProblemDetails
+        await problemDetails.WriteAsync(new ProblemDetailsContext
         {
-            Status = StatusCodes.Status503ServiceUnavailable,
-            Title = "Service busy",
-            Detail = "The service is at capacity; retry after 1 second.",
-        }, options: null, contentType: "application/problem+json");
+            HttpContext = context,
+            ProblemDetails = new ProblemDetails
+            {
+                Status = StatusCodes.Status503ServiceUnavailable,
+                Title = "Service busy",
+                Detail = "The service is at capacity; retry after 1 second.",
+            },
+        });
+    }
+
+    /// <summary>A permit, a refused lease (queue full), or null when none came within MaxQueueWait.</summary>
+    private async Task<RateLimitLease?> TryAcquireAsync(HttpContext context)
+    {
+        using var wait = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
+        wait.CancelAfter(options.MaxQueueWait);
+        try
+        {
+            return await limiter.AcquireAsync(1, wait.Token);
+        }
+        catch (OperationCanceledException) when (!context.RequestAborted.IsCancellationRequested)
+        {
+            return null;
+        }
     }
 }
 

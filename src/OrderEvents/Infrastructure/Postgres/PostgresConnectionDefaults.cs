@@ -28,7 +28,7 @@ public static class PostgresConnectionDefaults
     /// each time; and a connection going back to the pool is not reset (a DISCARD ALL round trip per checkout), as
     /// nothing here changes session state on pooled connections. Either can be set in the connection string instead.
     /// </summary>
-    public static NpgsqlConnectionStringBuilder WithStatementReuse(NpgsqlConnectionStringBuilder builder, DbConnectionStringBuilder given)
+    private static NpgsqlConnectionStringBuilder WithStatementReuse(NpgsqlConnectionStringBuilder builder, DbConnectionStringBuilder given)
     {
         if (!given.ContainsKey("Max Auto Prepare")) builder.MaxAutoPrepare = 64;
         if (!given.ContainsKey("Auto Prepare Min Usages")) builder.AutoPrepareMinUsages = 2;
