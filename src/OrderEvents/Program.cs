@@ -10,6 +10,7 @@ using OrderEvents.Infrastructure.Auth;
 using OrderEvents.Infrastructure.Health;
 using OrderEvents.Infrastructure.Hosting;
 using OrderEvents.Infrastructure.Cli;
+using OrderEvents.Infrastructure.Embedded;
 using OrderEvents.Infrastructure.Http;
 using OrderEvents.Infrastructure.Kafka;
 using OrderEvents.Infrastructure.Postgres;
@@ -19,9 +20,10 @@ using Wolverine.Http;
 var builder = WebApplication.CreateBuilder(args);
 builder.QuietCommandDiscovery();
 
-builder.RequireRealInfrastructureOutsideDevelopment();
 builder.MaskSecretsInDescribe(args);
 builder.ApplySchemaPolicy();
+// Development's own PostgreSQL and Kafka broker where none is configured; registers nothing when both are.
+builder.AddEmbeddedInfrastructure();
 builder.AddPersistence();
 builder.AddUsers();
 builder.AddProducts();
@@ -71,7 +73,7 @@ app.MapWolverineEndpoints(http =>
     http.RejectUnparseableQueryValues = true;
 });
 
-return await app.RunJasperFxCommands(args);
+return await app.RunCommandsAsync(args);
 
 /// <summary>Entry point, visible to the Alba test host.</summary>
 public partial class Program;

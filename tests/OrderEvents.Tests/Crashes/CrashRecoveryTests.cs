@@ -1,4 +1,7 @@
+using System.Collections.Concurrent;
 using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
 using Confluent.Kafka;
 using OrderEvents.Infrastructure.Kafka;
 using OrderEvents.Tests.Support;
@@ -7,17 +10,24 @@ using Xunit.Abstractions;
 namespace OrderEvents.Tests.Crashes;
 
 /// <summary>
-/// The product's promise under SIGKILL: the built app is killed in the middle of a burst of orders, started again,
-/// and every order stored must end with exactly one ORDER_CREATED notification, none doubled. Recovery times are
-/// printed (the targets are in seconds; the deadlines here only catch a minute-long wait or a loss).
+/// The product's promise under SIGKILL: the built app is killed in the middle of a burst of orders, once at least
+/// <see cref="KillAfter"/> orders were answered 201 (fewer fails the test), with work provably pending at the kill
+/// (unsent outbox envelopes or logged events without a notification, read from PostgreSQL before the restart). After
+/// the recovery every order answered 201 is stored, and every stored order has exactly one ORDER_CREATED
+/// notification. Recovery times are printed (the targets are in seconds; the deadlines here only catch a minute-long
+/// wait or a loss).
 /// </summary>
 [Trait("Category", "Crashes")]
 [Trait("Category", "Faults")]
 [Collection(CrashCollection.Name)]
 public sealed class CrashRecoveryTests(ITestOutputHelper output)
 {
-    private const int BurstSize = 240;
+    /// <summary>N: the app is killed the moment this many orders were answered 201.</summary>
     private const int KillAfter = 90;
+
+    /// <summary>A burst that ends before N orders were accepted fails the test: the kill never happened under load.</summary>
+    private const int BurstLimit = 1000;
+
     private static readonly TimeSpan RecoveryDeadline = TimeSpan.FromSeconds(45);
 
     [Fact]
@@ -25,24 +35,22 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output)
     {
         var database = await TestPostgres.CreateDatabaseAsync();
         var log = new EventLog(database);
-        var settings = new Dictionary<string, string> { ["ConnectionStrings__Postgres"] = database };
+        var settings = Settings(database);
 
-        await using (var app = new AppProcess("app", settings, output))
+        IReadOnlyCollection<long> accepted;
+        await using (var app = await AppProcess.ServeAsync(settings, "app", output))
         {
-            await app.StartAsync();
-            await BurstThenKill(app, await Tokens(app));
+            accepted = await BurstThenKill(app, await Tokens(app));
         }
 
-        await Report(log, "after the kill");
-        await using var restarted = new AppProcess("app (restarted)", settings, output);
-        var restartedAt = DateTime.UtcNow;
-        await restarted.StartAsync();
+        await AssertWorkWasPending(log);
+        await using var restarted = await Restart(settings, out var restartedAt);
         var answering = DateTime.UtcNow - restartedAt;
         var recovered = await log.WaitUntilEveryEventIsNotified(restartedAt, RecoveryDeadline);
         output.WriteLine($"Every event notified {recovered?.TotalSeconds:0.0} s after the restart (the app answered HTTP after {answering.TotalSeconds:0.0} s)");
 
-        recovered.ShouldNotBeNull($"events still without a notification {RecoveryDeadline.TotalSeconds} s after the restart:\n{restarted.Log}");
-        await AssertNothingLostOrDoubled(log);
+        recovered.ShouldNotBeNull($"events still without a notification {RecoveryDeadline.TotalSeconds} s after the restart:\n{restarted.Output}");
+        await AssertEveryAcceptedOrderStoredAndNotifiedOnce(log, accepted);
     }
 
     [Fact]
@@ -51,31 +59,24 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output)
         var database = await TestPostgres.CreateDatabaseAsync();
         var log = new EventLog(database);
         await using var broker = await StandaloneBroker.StartAsync();
-        var settings = new Dictionary<string, string>
-        {
-            ["ConnectionStrings__Postgres"] = database,
-            ["KAFKA_BROKERS"] = broker.BootstrapServers,
-            ["KAFKA_GROUP_ID"] = "crash-" + Guid.NewGuid().ToString("N")[..8],
-        };
+        var settings = Settings(database, broker, "crash-" + Guid.NewGuid().ToString("N")[..8]);
 
-        await using (var app = new AppProcess("app", settings, output))
+        IReadOnlyCollection<long> accepted;
+        await using (var app = await AppProcess.ServeAsync(settings, "app", output))
         {
-            await app.StartAsync();
-            await BurstThenKill(app, await Tokens(app));
+            accepted = await BurstThenKill(app, await Tokens(app));
         }
 
-        await Report(log, "after the kill");
-        await using var restarted = new AppProcess("app (restarted)", settings, output);
-        var restartedAt = DateTime.UtcNow;
-        await restarted.StartAsync();
+        await AssertWorkWasPending(log);
+        await using var restarted = await Restart(settings, out var restartedAt);
         var answering = DateTime.UtcNow - restartedAt;
         var outboxEmpty = await WaitFor(async () => await log.UnsentOutbox() == 0, restartedAt);
         var recovered = await log.WaitUntilEveryEventIsNotified(restartedAt, RecoveryDeadline);
         output.WriteLine($"Outbox sent {outboxEmpty?.TotalSeconds:0.0} s and every event notified {recovered?.TotalSeconds:0.0} s after the restart (the app answered HTTP after {answering.TotalSeconds:0.0} s)");
 
-        outboxEmpty.ShouldNotBeNull($"the dead node's outbox was not sent in time:\n{restarted.Log}");
-        recovered.ShouldNotBeNull($"events still without a notification:\n{restarted.Log}");
-        await AssertNothingLostOrDoubled(log);
+        outboxEmpty.ShouldNotBeNull($"the dead node's outbox was not sent in time:\n{restarted.Output}");
+        recovered.ShouldNotBeNull($"events still without a notification:\n{restarted.Output}");
+        await AssertEveryAcceptedOrderStoredAndNotifiedOnce(log, accepted);
     }
 
     [Fact]
@@ -85,25 +86,20 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output)
         var log = new EventLog(database);
         await using var broker = await StandaloneBroker.StartAsync();
         var group = "pair-" + Guid.NewGuid().ToString("N")[..8];
-        var settings = new Dictionary<string, string>
-        {
-            ["ConnectionStrings__Postgres"] = database,
-            ["KAFKA_BROKERS"] = broker.BootstrapServers,
-            ["KAFKA_GROUP_ID"] = group,
-        };
+        var settings = Settings(database, broker, group);
 
-        await using var survivor = new AppProcess("survivor", settings, output);
-        await using var victim = new AppProcess("victim", settings, output);
-        await survivor.StartAsync();
-        await victim.StartAsync();
+        await using var survivor = await AppProcess.ServeAsync(settings, "survivor", output);
+        await using var victim = await AppProcess.ServeAsync(settings, "victim", output);
         var tokens = await Tokens(survivor);
 
         // Load on both; the victim dies mid-burst while the survivor keeps taking orders.
-        var survivorLoad = Burst(survivor, tokens, BurstSize / 2, CancellationToken.None);
-        await BurstThenKill(victim, tokens);
+        var survivorAccepted = new ConcurrentBag<long>();
+        var survivorLoad = Burst(survivor, tokens, KillAfter, survivorAccepted.Add);
+        var victimAccepted = await BurstThenKill(victim, tokens);
         var killedAt = DateTime.UtcNow;
+        await AssertWorkWasPending(log);
         await survivorLoad;
-        await Report(log, "after the kill");
+        survivorAccepted.Count.ShouldBe(KillAfter, "the survivor refused orders while the victim died");
 
         var outboxEmpty = await WaitFor(async () => await log.UnsentOutbox() == 0, killedAt);
         var recovered = await log.WaitUntilEveryEventIsNotified(killedAt, RecoveryDeadline);
@@ -111,14 +107,21 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output)
 
         // A new order after the takeover is handled by the survivor, whichever partition it lands on.
         var takeoverProbe = DateTime.UtcNow;
-        for (var i = 0; i < 6; i++) (await survivor.PlaceOrderAsync(tokens[i % tokens.Count])).StatusCode.ShouldBe(HttpStatusCode.Created);
+        var probes = new List<long>();
+        for (var i = 0; i < 6; i++)
+        {
+            using var placed = await survivor.PlaceOrderAsync(tokens[i % tokens.Count]);
+            placed.StatusCode.ShouldBe(HttpStatusCode.Created);
+            probes.Add(await OrderId(placed));
+        }
+
         var probesHandled = await log.WaitUntilEveryEventIsNotified(takeoverProbe, RecoveryDeadline);
         output.WriteLine($"Orders placed after the takeover notified within {probesHandled?.TotalSeconds:0.0} s");
 
         outboxEmpty.ShouldNotBeNull("the killed node's outbox was not sent by the survivor");
-        recovered.ShouldNotBeNull($"events still without a notification:\n{survivor.Log}");
+        recovered.ShouldNotBeNull($"events still without a notification:\n{survivor.Output}");
         probesHandled.ShouldNotBeNull("the survivor did not take over every partition");
-        await AssertNothingLostOrDoubled(log);
+        await AssertEveryAcceptedOrderStoredAndNotifiedOnce(log, [.. victimAccepted, .. survivorAccepted, .. probes]);
 
         // After the rebalance every partition's committed offset reaches its end: a restart re-reads nothing.
         var committed = await WaitFor(() => Task.FromResult(CommittedUpToEnd(broker.BootstrapServers, group)), DateTime.UtcNow);
@@ -128,6 +131,25 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output)
         committed.ShouldNotBeNull($"the group's committed offsets stayed behind the handled records: {DescribeOffsets(broker.BootstrapServers, group)}");
     }
 
+    private static Dictionary<string, string?> Settings(string database, StandaloneBroker? broker = null, string? group = null)
+    {
+        var settings = new Dictionary<string, string?>
+        {
+            ["ConnectionStrings__Postgres"] = database,
+            ["Logging__LogLevel__Default"] = "Warning",
+        };
+        if (broker is null) return settings;
+        settings["KAFKA_BROKERS"] = broker.BootstrapServers;
+        settings["KAFKA_GROUP_ID"] = group;
+        return settings;
+    }
+
+    private Task<AppProcess> Restart(IReadOnlyDictionary<string, string?> settings, out DateTime restartedAt)
+    {
+        restartedAt = DateTime.UtcNow;
+        return AppProcess.ServeAsync(settings, "app (restarted)", output);
+    }
+
     private async Task<List<string>> Tokens(AppProcess app)
     {
         var tokens = new List<string>();
@@ -135,33 +157,40 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output)
         return tokens;
     }
 
-    /// <summary>Fires the burst, 16 at a time, and SIGKILLs the app once <see cref="KillAfter"/> orders were accepted.</summary>
-    private async Task BurstThenKill(AppProcess app, IReadOnlyList<string> tokens)
+    /// <summary>
+    /// Places orders 16 at a time and SIGKILLs the app the moment <see cref="KillAfter"/> of them were answered 201.
+    /// Returns the id of every order answered 201, including those of requests in flight at the kill that still got
+    /// their answer. Fails when the burst ends without N orders accepted (the kill would not have been under load).
+    /// </summary>
+    private async Task<IReadOnlyCollection<long>> BurstThenKill(AppProcess app, IReadOnlyList<string> tokens)
     {
-        using var stop = new CancellationTokenSource();
-        var accepted = 0;
-        var killed = Task.CompletedTask;
-        var burst = Burst(app, tokens, BurstSize, stop.Token, onCreated: () =>
+        var accepted = new ConcurrentBag<long>();
+        var count = 0;
+        var kill = Task.CompletedTask;
+        await Burst(app, tokens, BurstLimit, id =>
         {
-            if (Interlocked.Increment(ref accepted) == KillAfter) killed = app.KillAsync();
+            accepted.Add(id);
+            if (Interlocked.Increment(ref count) == KillAfter) kill = app.KillAsync();
         });
-        await burst;
-        await killed;
-        await app.KillAsync();
-        output.WriteLine($"{app.Name}: {accepted} orders accepted before the kill");
+        await kill;
+        accepted.Count.ShouldBeGreaterThanOrEqualTo(KillAfter, $"{app.Name} was never killed: the burst ended with only {accepted.Count} orders accepted");
+        app.HasExited.ShouldBeTrue();
+        output.WriteLine($"{app.Name}: killed once {KillAfter} orders were answered 201; {accepted.Count} answered 201 in all");
+        return accepted.ToList();
     }
 
-    private static async Task Burst(AppProcess app, IReadOnlyList<string> tokens, int count, CancellationToken cancellationToken, Action? onCreated = null)
+    /// <summary>Places up to <paramref name="count"/> orders, 16 at a time, until they are placed or the app is gone.</summary>
+    private static async Task Burst(AppProcess app, IReadOnlyList<string> tokens, int count, Action<long> onCreated)
     {
         var next = -1;
         var workers = Enumerable.Range(0, 16).Select(async _ =>
         {
-            while (Interlocked.Increment(ref next) < count && !cancellationToken.IsCancellationRequested)
+            while (Interlocked.Increment(ref next) < count)
             {
                 try
                 {
-                    using var response = await app.PlaceOrderAsync(tokens[next % tokens.Count], cancellationToken);
-                    if (response.StatusCode == HttpStatusCode.Created) onCreated?.Invoke();
+                    using var response = await app.PlaceOrderAsync(tokens[next % tokens.Count]);
+                    if (response.StatusCode == HttpStatusCode.Created) onCreated(await OrderId(response));
                 }
                 catch (Exception exception) when (exception is HttpRequestException or TaskCanceledException)
                 {
@@ -172,13 +201,26 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output)
         await Task.WhenAll(workers);
     }
 
-    private async Task Report(EventLog log, string when) =>
-        output.WriteLine($"{when}: {await log.Orders()} orders, {await log.Events()} events, {await log.CreatedNotifications()} ORDER_CREATED notifications, {await log.UnsentOutbox()} unsent outbox envelopes");
+    private static async Task<long> OrderId(HttpResponseMessage created) =>
+        (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetInt64();
 
-    private async Task AssertNothingLostOrDoubled(EventLog log)
+    /// <summary>Read from PostgreSQL before anything restarts: the kill must have interrupted work, or it proves nothing.</summary>
+    private async Task AssertWorkWasPending(EventLog log)
+    {
+        await Report(log, "after the kill");
+        (await log.Pending()).ShouldBeGreaterThan(0, "nothing was pending at the kill (no unsent outbox envelope, no event without a notification)");
+    }
+
+    private async Task Report(EventLog log, string when) =>
+        output.WriteLine($"{when}: {await log.Orders()} orders, {await log.Events()} events, {await log.CreatedNotifications()} ORDER_CREATED notifications, {await log.Unnotified()} events without a notification, {await log.UnsentOutbox()} unsent outbox envelopes");
+
+    private async Task AssertEveryAcceptedOrderStoredAndNotifiedOnce(EventLog log, IReadOnlyCollection<long> accepted)
     {
         await Report(log, "at the end");
-        (await log.CreatedNotifications()).ShouldBe(await log.Orders(), "stored orders and ORDER_CREATED notifications differ");
+        var stored = await log.StoredOrderIds();
+        accepted.Where(id => !stored.Contains(id)).ShouldBeEmpty("orders answered 201 that are not stored");
+        (await log.OrdersWithoutExactlyOneCreatedNotification()).ShouldBe(0, "stored orders without exactly one ORDER_CREATED notification");
+        (await log.CreatedNotifications()).ShouldBe(stored.Count, "ORDER_CREATED notifications and stored orders differ");
         (await log.Orphans()).ShouldBe(0, "a notification without a logged event");
     }
 

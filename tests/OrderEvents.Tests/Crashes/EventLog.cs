@@ -21,6 +21,26 @@ public sealed class EventLog(string connectionString)
 
     public async Task<long> UnsentOutbox() => await Count("select count(*) from orderevents.wolverine_outgoing_envelopes");
 
+    /// <summary>Work a crash left undone: envelopes still in the outbox, plus logged events without their notification.</summary>
+    public async Task<long> Pending() => await UnsentOutbox() + await Unnotified();
+
+    /// <summary>The ids of the stored orders (their stream keys).</summary>
+    public async Task<HashSet<long>> StoredOrderIds()
+    {
+        await using var connection = new Npgsql.NpgsqlConnection(connectionString);
+        await connection.OpenAsync();
+        await using var command = new Npgsql.NpgsqlCommand("select id from orderevents.mt_streams", connection);
+        await using var reader = await command.ExecuteReaderAsync();
+        var ids = new HashSet<long>();
+        while (await reader.ReadAsync()) ids.Add(long.Parse(reader.GetString(0)));
+        return ids;
+    }
+
+    /// <summary>Stored orders whose ORDER_CREATED notification is missing or doubled (each must have exactly one).</summary>
+    public async Task<long> OrdersWithoutExactlyOneCreatedNotification() => await Count(
+        "select count(*) from orderevents.mt_streams s where (select count(*) from notifications.notifications n " +
+        "where n.order_id = s.id::bigint and n.type = 'ORDER_CREATED') <> 1");
+
     /// <summary>Waits until every logged event has its notification; returns how long that took, or null at the deadline.</summary>
     public async Task<TimeSpan?> WaitUntilEveryEventIsNotified(DateTime since, TimeSpan deadline)
     {

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using OrderEvents.Tests.Infrastructure;
 using OrderEvents.Tests.Support;
 
@@ -15,24 +14,19 @@ public sealed class SecretsTests(AppFixture fixture) : IntegrationContext(fixtur
         var databasePassword = "describe-db-password-" + Guid.NewGuid().ToString("N")[..10];
         var otherPassword = "describe-other-password-" + Guid.NewGuid().ToString("N")[..10];
 
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        start.ArgumentList.Add(BuiltApp.AssemblyPath);
-        start.ArgumentList.Add("describe");
-        start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
-        start.Environment["Jwt__SigningKey"] = signingKey;
-        start.Environment["ConnectionStrings__Postgres"] = $"Host=127.0.0.1;Port=1;Database=orderevents;Username=app;Password={databasePassword}";
-        start.Environment["POSTGRES_PASSWORD"] = otherPassword;
-        start.Environment["KAFKA_ENABLED"] = "false";
-        start.Environment["COLUMNS"] = "400"; // one line per value: a wrapped secret could hide from a plain search
-        start.Environment.Remove("KAFKA_BROKERS");
+        await using var describe = AppProcess.Start(["describe"], new Dictionary<string, string?>
+        {
+            ["ASPNETCORE_ENVIRONMENT"] = "Production",
+            ["Jwt__SigningKey"] = signingKey,
+            ["ConnectionStrings__Postgres"] = $"Host=127.0.0.1;Port=1;Database=orderevents;Username=app;Password={databasePassword}",
+            ["POSTGRES_PASSWORD"] = otherPassword,
+            ["KAFKA_ENABLED"] = "false",
+            ["COLUMNS"] = "400", // one line per value: a wrapped secret could hide from a plain search
+        });
+        var exitCode = await describe.WaitForExitAsync(TimeSpan.FromSeconds(120));
+        var output = describe.Output;
 
-        using var describe = Process.Start(start)!;
-        var stdout = describe.StandardOutput.ReadToEndAsync();
-        var stderr = describe.StandardError.ReadToEndAsync();
-        await describe.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(120));
-        var output = await stdout + await stderr;
-
-        describe.ExitCode.ShouldBe(0, output);
+        exitCode.ShouldBe(0, output);
         output.ShouldContain("IConfiguration Preview");
         output.ShouldContain("SigningKey");
         output.ShouldContain("*****");

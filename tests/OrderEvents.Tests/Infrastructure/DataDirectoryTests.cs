@@ -1,5 +1,4 @@
-using System.Diagnostics;
-using OrderEvents.Infrastructure.Postgres;
+using OrderEvents.Infrastructure.Embedded;
 using OrderEvents.Tests.Support;
 
 namespace OrderEvents.Tests.Infrastructure;
@@ -8,7 +7,7 @@ namespace OrderEvents.Tests.Infrastructure;
 /// `dotnet run` from a checkout the postgres account cannot enter (a root user's home, mode 0700): the embedded
 /// server keeps its data where that account can, and the log says where and how to reset it.
 /// </summary>
-public sealed class DataDirectoryTests : IAsyncDisposable
+public sealed class DataDirectoryTests : IDisposable
 {
     // A private "home" (0700, owned by whoever runs the tests) with a checkout inside.
     private readonly string _home = Path.Combine(Path.GetTempPath(), "orderevents-home-" + Guid.NewGuid().ToString("N")[..8]);
@@ -26,15 +25,13 @@ public sealed class DataDirectoryTests : IAsyncDisposable
         else
             expected.ShouldBe(Path.Combine(Checkout, ".data", "postgres")); // the server runs as the user who owns the home
 
-        var port = CliProcess.FreePort();
-        await using (var app = CliProcess.Start([], new Dictionary<string, string?>
+        await using (var app = await AppProcess.ServeAsync(new Dictionary<string, string?>
                      {
                          ["ASPNETCORE_CONTENTROOT"] = Checkout,
-                         ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}",
+                         ["EmbeddedPostgres__DataDirectory"] = null, // the default folder is what this test is about
                          ["KAFKA_ENABLED"] = "false",
-                     }))
+                     }, timeout: TimeSpan.FromSeconds(120)))
         {
-            await app.WaitForHttpAsync($"http://127.0.0.1:{port}/api/products", TimeSpan.FromSeconds(120));
             app.Lines.ShouldContain(line => line.Contains($"Data: {expected} (kept between runs; to reset, stop the app and delete that folder"));
         }
 
@@ -53,14 +50,10 @@ public sealed class DataDirectoryTests : IAsyncDisposable
         EmbeddedPostgres.SharedDataDirectoryFor("/root/work/orderevents/src/OrderEvents").ShouldBe(first); // stable between runs
     }
 
-    public async ValueTask DisposeAsync()
+    // xunit 2 calls IDisposable (never IAsyncDisposable) on a test class: the folders go here.
+    public void Dispose()
     {
-        var shared = EmbeddedPostgres.SharedDataDirectoryFor(Path.GetFullPath(Checkout));
-        foreach (var folder in new[] { Path.GetDirectoryName(shared)!, _home })
-        {
-            if (!Directory.Exists(folder)) continue;
-            using var remove = Process.Start("rm", ["-rf", folder]);
-            await remove.WaitForExitAsync();
-        }
+        AppProcess.RemoveFolder(Path.GetDirectoryName(EmbeddedPostgres.SharedDataDirectoryFor(Path.GetFullPath(Checkout)))!);
+        AppProcess.RemoveFolder(_home);
     }
 }

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
-using OrderEvents.Infrastructure.Postgres;
+using OrderEvents.Infrastructure.Embedded;
 using OrderEvents.Tests.Support;
 
 namespace OrderEvents.Tests.Infrastructure;

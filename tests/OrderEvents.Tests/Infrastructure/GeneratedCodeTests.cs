@@ -15,7 +15,7 @@ public sealed class GeneratedCodeTests
         var fresh = Directory.CreateTempSubdirectory("orderevents-codegen-").FullName;
         try
         {
-            await using var cli = CliProcess.Start(["codegen", "write"], new Dictionary<string, string?> { ["Codegen__OutputPath"] = fresh });
+            await using var cli = AppProcess.Start(["codegen", "write"], new Dictionary<string, string?> { ["Codegen__OutputPath"] = fresh });
             (await cli.WaitForExitAsync(TimeSpan.FromMinutes(3))).ShouldBe(0, cli.Output);
 
             var committed = Path.Combine(Path.GetDirectoryName(BuiltApp.AssemblyPath)!.Split(Path.Combine("src", "OrderEvents", "bin"))[0],

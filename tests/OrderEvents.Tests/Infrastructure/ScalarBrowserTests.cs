@@ -17,14 +17,11 @@ public sealed class ScalarBrowserTests(ITestOutputHelper output)
     public async Task the_scalar_page_shows_the_order_endpoints_in_a_browser()
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        var port = CliProcess.FreePort();
-        var baseUrl = $"http://127.0.0.1:{port}";
-        await using var app = CliProcess.Start([], new Dictionary<string, string?>
+        await using var app = await AppProcess.ServeAsync(new Dictionary<string, string?>
         {
-            ["ASPNETCORE_URLS"] = baseUrl,
             ["ConnectionStrings__Postgres"] = await TestPostgres.CreateDatabaseAsync(),
         });
-        await app.WaitForHttpAsync($"{baseUrl}/api/products", TimeSpan.FromSeconds(90));
+        var baseUrl = app.BaseAddress;
 
         output.WriteLine($"app answering after {clock.ElapsedMilliseconds} ms");
         // A plain run: quiet (no JasperFx discovery lines), and the embedded broker did start with the host.

@@ -22,10 +22,12 @@ public sealed class DeadLetterCommandTests(AppFixture fixture) : IntegrationCont
     private static string Json(Guid eventId, long orderId, long userId) =>
         $$"""{"eventId":"{{eventId}}","eventType":"ORDER_CREATED","timestamp":"2025-01-30T10:15:30.123Z","orderId":{{orderId}},"userId":{{userId}},"totalAmount":10}""";
 
-    private async Task<CliProcess> RunCli(params string[] arguments)
+    /// <summary>The command run to its end; it starts no PostgreSQL (its embedded data folder never appears).</summary>
+    private async Task<AppProcess> RunCli(params string[] arguments)
     {
-        var cli = CliProcess.Start([.. arguments, "--brokers", Fixture.BootstrapServers]);
+        await using var cli = AppProcess.Start([.. arguments, "--brokers", Fixture.BootstrapServers]);
         (await cli.WaitForExitAsync(TimeSpan.FromSeconds(90))).ShouldBe(0, cli.Output);
+        cli.EmbeddedServerCreated.ShouldBeFalse($"{arguments[0]} --brokers started an embedded PostgreSQL");
         return cli;
     }
 
@@ -75,7 +77,7 @@ public sealed class DeadLetterCommandTests(AppFixture fixture) : IntegrationCont
         list.Output.ShouldContain($"  OrderEvents.Tests.SimulatedBug{marker}: {bugMessage}");
 
         // 4. Re-drive by exception type: only the fixed-bug record goes back, and the current handler takes it.
-        CliProcess redrive = null!;
+        AppProcess redrive = null!;
         await Host.TrackActivity().IncludeExternalTransports().Timeout(TrackingTimeout)
             .WaitForCondition(new HandledCount<OrderEvent>(1))
             .ExecuteAndWaitAsync((Func<Wolverine.IMessageContext, Task>)(async _ => redrive = await RunCli("dlq-redrive", "--exception", "SimulatedBug" + marker)));
@@ -99,8 +101,9 @@ public sealed class DeadLetterCommandTests(AppFixture fixture) : IntegrationCont
     [Fact]
     public async Task redrive_without_a_selection_refuses_and_sends_nothing()
     {
-        var cli = CliProcess.Start(["dlq-redrive", "--brokers", Fixture.BootstrapServers]);
+        await using var cli = AppProcess.Start(["dlq-redrive", "--brokers", Fixture.BootstrapServers]);
         (await cli.WaitForExitAsync(TimeSpan.FromSeconds(90))).ShouldNotBe(0);
         cli.Output.ShouldContain("--offset N, --exception TEXT, or --all");
+        cli.EmbeddedServerCreated.ShouldBeFalse("dlq-redrive started an embedded PostgreSQL");
     }
 }

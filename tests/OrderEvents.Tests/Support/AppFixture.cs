@@ -6,6 +6,7 @@ using Marten;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using OrderEvents.Features.Auth;
+using OrderEvents.Infrastructure.Embedded;
 using OrderEvents.Infrastructure.Kafka;
 using Wolverine;
 
@@ -61,7 +62,7 @@ public class AppFixture : IAsyncLifetime
             var external = Environment.GetEnvironmentVariable("KAFKA_BROKERS");
             if (string.IsNullOrWhiteSpace(external))
             {
-                Broker = EmbeddedKafkaBrokerExtensions.StartWithServiceTopics();
+                Broker = EmbeddedKafkaBroker.StartWithServiceTopics();
                 BootstrapServers = Broker.BootstrapServers;
             }
             else

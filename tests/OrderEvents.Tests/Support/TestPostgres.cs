@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
-using OrderEvents.Infrastructure.Postgres;
+using OrderEvents.Infrastructure.Embedded;
 using Testcontainers.PostgreSql;
 
 namespace OrderEvents.Tests.Support;

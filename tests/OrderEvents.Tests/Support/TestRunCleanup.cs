@@ -14,6 +14,10 @@ public sealed class TestRunCleanup(IMessageSink messageSink) : XunitTestFramewor
     // Re-implements IDisposable so the runner's Dispose() call reaches this method.
     void IDisposable.Dispose()
     {
+        // Every child is stopped by its test; one still alive here is a test's bug, reported and killed.
+        foreach (var leftover in AppProcess.KillLeftovers())
+            DiagnosticMessageSink.OnMessage(new DiagnosticMessage($"Killed a child process a test left running: {leftover}"));
+        PublishedApp.Remove();
         TestPostgres.Stop();
         Dispose();
     }

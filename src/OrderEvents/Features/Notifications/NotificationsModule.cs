@@ -1,5 +1,4 @@
 using Microsoft.EntityFrameworkCore;
-using OrderEvents.Infrastructure.Kafka;
 using OrderEvents.Infrastructure.Postgres;
 using Wolverine.EntityFrameworkCore;
 
@@ -26,9 +25,6 @@ public static class NotificationsModule
         builder.Services.Configure<NotificationStreamOptions>(builder.Configuration.GetSection(NotificationStreamOptions.Section));
         builder.Services.AddSingleton<NotificationSignals>();
         builder.Services.AddHostedService(services => services.GetRequiredService<NotificationSignals>());
-
-        if (KafkaSettings.From(builder.Configuration).UseEmbeddedBroker)
-            builder.Services.AddHostedService<RedriveUnnotifiedEvents>();
         return builder;
     }
 

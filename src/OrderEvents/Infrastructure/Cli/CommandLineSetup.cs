@@ -1,6 +1,21 @@
+using JasperFx;
 using JasperFx.CommandLine;
+using OrderEvents.Infrastructure.Embedded;
 
 namespace OrderEvents.Infrastructure.Cli;
+
+/// <summary>What a command of the app's command line uses, from least to most.</summary>
+public enum CommandNeeds
+{
+    /// <summary>Only the configuration (`help`, `describe`, `codegen`), or infrastructure of its own (`kafka-broker`, the DLQ commands).</summary>
+    Nothing,
+
+    /// <summary>The database, without running the app (`db-apply`, `resources`, ... and any command not known here).</summary>
+    Database,
+
+    /// <summary>The whole app, its host started: a plain run, `replay`.</summary>
+    RunningApp,
+}
 
 public static class CommandLineSetup
 {
@@ -18,10 +33,26 @@ public static class CommandLineSetup
     }
 
     /// <summary>
-    /// The app was started for a command that only reads its configuration: `help`, `describe`, `codegen`. Those
-    /// build the app (Marten's options need the connection string) but must not start a database. The embedded
-    /// broker needs no such check: it starts with the host, which these commands never start.
+    /// Runs the command given on the command line (a plain run without one). With the development setup
+    /// (Infrastructure/Embedded), it starts its PostgreSQL only for a command that uses the database, and stops it
+    /// whichever way the command ends.
     /// </summary>
-    public static bool DescribesTheAppOnly { get; } =
-        Environment.GetCommandLineArgs().Skip(1).FirstOrDefault()?.ToLowerInvariant() is "help" or "?" or "describe" or "codegen";
+    public static Task<int> RunCommandsAsync(this WebApplication app, string[] args) =>
+        app.Services.GetService<EmbeddedInfrastructure>() is { } embedded
+            ? embedded.RunCommandsAsync(app, args, NeedsOf(args))
+            : app.RunJasperFxCommands(args);
+
+    /// <summary>
+    /// Library commands (Marten's `db-*`, JasperFx's `resources`, Wolverine's `storage`, ...) cannot say what they use,
+    /// so anything not named here is taken to need the database: it works, and the server is stopped when it ends.
+    /// </summary>
+    public static CommandNeeds NeedsOf(string[] args) =>
+        args.FirstOrDefault()?.ToLowerInvariant() switch
+        {
+            null or "run" => CommandNeeds.RunningApp,
+            { } flag when flag.StartsWith('-') => CommandNeeds.RunningApp, // `-e Staging` etc.: the default command, run
+            "replay" => CommandNeeds.RunningApp,
+            "help" or "?" or "describe" or "codegen" or "kafka-broker" or "dlq-list" or "dlq-redrive" => CommandNeeds.Nothing,
+            _ => CommandNeeds.Database,
+        };
 }

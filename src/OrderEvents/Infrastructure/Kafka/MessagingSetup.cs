@@ -21,9 +21,8 @@ public static class MessagingSetup
     public static WebApplicationBuilder AddMessaging(this WebApplicationBuilder builder)
     {
         var kafka = KafkaSettings.From(builder.Configuration);
-        var brokers = kafka.Brokers;
-        // Started with the host, not here: `help` and `describe` must not start a broker.
-        if (kafka.UseEmbeddedBroker) brokers = builder.Services.AddEmbeddedKafkaBroker();
+        // Without KAFKA_BROKERS, the development broker (Infrastructure/Embedded) gives its address when the host starts.
+        var brokers = kafka.Brokers ?? "";
 
         builder.Services.AddSingleton(kafka);
         builder.Services.AddKafkaClientOptions(builder.Configuration);

@@ -1,5 +1,4 @@
 using JasperFx;
-using OrderEvents.Infrastructure.Cli;
 using Marten;
 using OrderEvents.Infrastructure.Hosting;
 using Wolverine.Marten;
@@ -12,20 +11,13 @@ public static class PersistenceSetup
 
     /// <summary>
     /// Marten (documents, the event store) plus Wolverine's outbox/inbox tables, in one PostgreSQL database.
-    /// Without ConnectionStrings__Postgres, a local server is started from the machine's binaries on first use.
+    /// Without ConnectionStrings__Postgres, the development setup (Infrastructure/Embedded) provides the server.
     /// </summary>
     public static WebApplicationBuilder AddPersistence(this WebApplicationBuilder builder)
     {
         var services = builder.Services;
-        var configured = builder.Configuration.GetConnectionString(ConnectionStringName);
-        var dataDirectory = builder.Configuration["EmbeddedPostgres:DataDirectory"];
-        var contentRoot = builder.Environment.ContentRootPath;
-
-        services.AddSingleton(sp => string.IsNullOrWhiteSpace(configured)
-            ? new PostgresConnection(EmbeddedPostgres.Planned(
-                dataDirectory ?? EmbeddedPostgres.DefaultDataDirectory(contentRoot), sp.GetRequiredService<ILogger<EmbeddedPostgres>>()))
-            : new PostgresConnection(configured));
-        services.AddEmbeddedPostgresStartup();
+        if (builder.Configuration.GetConnectionString(ConnectionStringName) is { Length: > 0 } configured)
+            services.AddSingleton(new PostgresConnection(configured));
 
         var marten = services.AddMarten(sp =>
             {
@@ -46,22 +38,8 @@ public static class PersistenceSetup
     }
 }
 
-/// <summary>Where PostgreSQL is; owns the embedded server (started on first use, stopped when the container is disposed).</summary>
-public sealed class PostgresConnection : IDisposable
+/// <summary>Where PostgreSQL is: the configured server, or the development setup's.</summary>
+public sealed class PostgresConnection(string connectionString)
 {
-    public PostgresConnection(string connectionString) => ConnectionString = connectionString;
-
-    public PostgresConnection(EmbeddedPostgres embedded)
-    {
-        Embedded = embedded;
-        ConnectionString = embedded.ConnectionString;
-        // Commands that only describe the app (help, describe, codegen) need the connection string, never a database.
-        if (!CommandLineSetup.DescribesTheAppOnly) embedded.EnsureStarted();
-    }
-
-    public string ConnectionString { get; }
-
-    public EmbeddedPostgres? Embedded { get; }
-
-    public void Dispose() => Embedded?.Dispose();
+    public string ConnectionString { get; } = connectionString;
 }

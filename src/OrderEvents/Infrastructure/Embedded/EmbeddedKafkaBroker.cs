@@ -1,7 +1,8 @@
 using System.Runtime.InteropServices;
 using System.Text;
+using OrderEvents.Infrastructure.Kafka;
 
-namespace OrderEvents.Infrastructure.Kafka;
+namespace OrderEvents.Infrastructure.Embedded;
 
 /// <summary>
 /// An in-process Kafka-protocol broker: librdkafka's mock cluster (rdkafka_mock.h), reached by P/Invoke
@@ -41,6 +42,14 @@ public sealed unsafe class EmbeddedKafkaBroker : IDisposable
     }
 
     public string BootstrapServers { get; }
+
+    /// <summary>A broker with every topic of the service created (the mock cannot auto-provision them).</summary>
+    public static EmbeddedKafkaBroker StartWithServiceTopics()
+    {
+        var broker = new EmbeddedKafkaBroker();
+        foreach (var (name, partitions) in KafkaSettings.Topics) broker.CreateTopic(name, partitions);
+        return broker;
+    }
 
     private static void SetConf(IntPtr conf, string name, string value)
     {

@@ -3,7 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using Npgsql;
 
-namespace OrderEvents.Infrastructure.Postgres;
+namespace OrderEvents.Infrastructure.Embedded;
 
 /// <summary>
 /// A real PostgreSQL server run from the machine's own binaries (initdb/pg_ctl), for the zero-configuration
@@ -17,8 +17,8 @@ public sealed class EmbeddedPostgres : IDisposable
     private readonly string _dataDirectory;
     private readonly bool _throwaway;
     private readonly ILogger _logger;
-    private readonly string _binDirectory;
     private readonly bool _asPostgresUser;
+    private string? _binDirectory;
 
     // Stopped on dispose only when this process started it, or adopted it from a dead app (no other OrderEvents
     // client connected): a second `dotnet run` of the same checkout must not shut the first one's database down.
@@ -29,12 +29,15 @@ public sealed class EmbeddedPostgres : IDisposable
         _dataDirectory = Path.GetFullPath(dataDirectory);
         _throwaway = throwaway;
         _logger = logger;
-        _binDirectory = FindBinaries() ?? throw new InvalidOperationException(
-            "No PostgreSQL server binaries (initdb, pg_ctl) were found on PATH or in /usr/lib/postgresql/*/bin. " +
-            "Install them (Debian/Ubuntu: `apt-get install postgresql`) or point the service at a server with " +
-            "ConnectionStrings__Postgres=\"Host=...;Database=...;Username=...;Password=...\".");
         _asPostgresUser = RunsAsPostgresAccount;
     }
+
+    // Looked up when a tool first runs: a planned server that never starts (`help` on a machine without PostgreSQL)
+    // needs no binaries.
+    private string BinDirectory => _binDirectory ??= FindBinaries() ?? throw new InvalidOperationException(
+        "No PostgreSQL server binaries (initdb, pg_ctl) were found on PATH or in /usr/lib/postgresql/*/bin. " +
+        "Install them (Debian/Ubuntu: `apt-get install postgresql`) or point the service at a server with " +
+        "ConnectionStrings__Postgres=\"Host=...;Database=...;Username=...;Password=...\".");
 
     public string ConnectionString { get; private set; } = "";
 
@@ -79,9 +82,9 @@ public sealed class EmbeddedPostgres : IDisposable
 
     /// <summary>
     /// The server whose data lives in <paramref name="dataDirectory"/>, not started yet: its address is fixed now (the
-    /// port of the server already running on that folder, else a free one) and <see cref="EnsureStarted"/> starts it on
-    /// first use. `help` and `describe` build the app (and Marten's options, which need the connection string) but
-    /// must not start a database.
+    /// port of the server already running on that folder, else a free one) and <see cref="EnsureStarted"/> starts it.
+    /// Every command builds the app (and Marten's options, which need the connection string); only those that use the
+    /// database start it.
     /// </summary>
     public static EmbeddedPostgres Planned(string dataDirectory, ILogger logger)
     {
@@ -91,6 +94,7 @@ public sealed class EmbeddedPostgres : IDisposable
         return server;
     }
 
+    // Start and stop can race: a signal handler stops the server on its own thread.
     private readonly Lock _startLock = new();
     private bool _started;
 
@@ -182,19 +186,25 @@ public sealed class EmbeddedPostgres : IDisposable
         Run("pg_ctl", "-D", _dataDirectory, "-m", "fast", "-w", "stop");
     }
 
+    /// <summary>Stops the server if this object started it (or adopted it from a dead app); safe to call again.</summary>
     public void Dispose()
     {
-        try
+        lock (_startLock)
         {
-            if (_ownsServer) Stop();
-        }
-        catch (Exception e)
-        {
-            _logger.LogWarning(e, "Stopping the embedded PostgreSQL server failed");
-        }
+            try
+            {
+                if (_ownsServer) Stop();
+                _ownsServer = false;
+                _started = false;
+            }
+            catch (Exception e)
+            {
+                _logger.LogWarning(e, "Stopping the embedded PostgreSQL server failed");
+            }
 
-        // (A run killed before this point leaves its folder behind; the next throwaway start sweeps it.)
-        if (_throwaway && Directory.Exists(_dataDirectory)) Directory.Delete(_dataDirectory, recursive: true);
+            // (A run killed before this point leaves its folder behind; the next throwaway start sweeps it.)
+            if (_throwaway && Directory.Exists(_dataDirectory)) Directory.Delete(_dataDirectory, recursive: true);
+        }
     }
 
     private void InitializeCluster()
@@ -304,7 +314,7 @@ public sealed class EmbeddedPostgres : IDisposable
 
     private (int ExitCode, string Output) Run(string tool, bool allowFailure, params string[] arguments)
     {
-        var executable = Path.Combine(_binDirectory, tool);
+        var executable = Path.Combine(BinDirectory, tool);
         return _asPostgresUser
             ? Exec("runuser", allowFailure, ["-u", "postgres", "--", executable, .. arguments])
             : Exec(executable, allowFailure, arguments);

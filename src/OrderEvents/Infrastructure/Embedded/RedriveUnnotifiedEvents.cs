@@ -1,7 +1,8 @@
 using Microsoft.EntityFrameworkCore;
+using OrderEvents.Features.Notifications;
 using OrderEvents.Features.Orders;
 
-namespace OrderEvents.Features.Notifications;
+namespace OrderEvents.Infrastructure.Embedded;
 
 /// <summary>
 /// The in-process broker keeps its records in memory: a crash loses every event it held but had not yet delivered,

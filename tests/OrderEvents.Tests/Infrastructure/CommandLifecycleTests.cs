@@ -1,0 +1,72 @@
+using OrderEvents.Tests.Support;
+
+namespace OrderEvents.Tests.Infrastructure;
+
+/// <summary>
+/// With nothing configured (Development, the embedded PostgreSQL and broker), each command starts only what it uses
+/// and stops what it started, whichever way it ends. The harness also fails any test whose app process ends with its
+/// embedded server still running (<see cref="AppProcess.DisposeAsync"/>).
+/// </summary>
+public sealed class CommandLifecycleTests
+{
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(120);
+
+    [Fact]
+    public async Task the_broker_and_the_dead_letter_commands_given_a_broker_start_no_postgresql()
+    {
+        await using var broker = await StandaloneBroker.StartAsync();
+        foreach (var command in new[] { "dlq-list", "dlq-redrive --all" })
+        {
+            await using var cli = AppProcess.Start([.. command.Split(' '), "--brokers", broker.BootstrapServers], name: command);
+            (await cli.WaitForExitAsync(Deadline)).ShouldBe(0, cli.Output);
+            cli.EmbeddedServerCreated.ShouldBeFalse($"{command} --brokers started an embedded PostgreSQL");
+        }
+
+        (await broker.Process.StopAsync()).ShouldBe(0, broker.Process.Output);
+        broker.Process.EmbeddedServerCreated.ShouldBeFalse("kafka-broker started an embedded PostgreSQL");
+    }
+
+    [Fact]
+    public async Task a_database_command_starts_the_server_and_stops_it_when_it_ends()
+    {
+        await using var apply = AppProcess.Start(["db-apply"], name: "db-apply");
+        (await apply.WaitForExitAsync(Deadline)).ShouldBe(0, apply.Output);
+        apply.EmbeddedServerCreated.ShouldBeTrue("db-apply used the embedded PostgreSQL");
+        apply.EmbeddedServerRunning.ShouldBeFalse("db-apply left its PostgreSQL running");
+    }
+
+    [Fact]
+    public async Task a_command_that_fails_before_any_host_exists_stops_the_server()
+    {
+        // `replay` uses the database; a bad --since ends it before it builds or starts a host.
+        await using var replay = AppProcess.Start(["replay", "--since", "yesterday-ish"], name: "replay");
+        (await replay.WaitForExitAsync(Deadline)).ShouldNotBe(0, replay.Output);
+        replay.Output.ShouldContain("is not a date and time");
+        replay.EmbeddedServerCreated.ShouldBeTrue();
+        replay.EmbeddedServerRunning.ShouldBeFalse("the command's early return left PostgreSQL running");
+    }
+
+    [Fact]
+    public async Task sigterm_during_a_database_command_stops_the_server_before_the_process_ends()
+    {
+        await using var apply = AppProcess.Start(["db-apply"], name: "db-apply");
+        // The server is up and db-apply is now changing the schema (seconds on a fresh database): stop it right there.
+        await apply.WaitForLineAsync(line => line.Contains("Embedded PostgreSQL ready"), Deadline, "the embedded PostgreSQL to start");
+        apply.Signal("TERM");
+        var exitCode = await apply.WaitForExitAsync(Deadline);
+        apply.EmbeddedServerRunning.ShouldBeFalse($"SIGTERM (exit code {exitCode}) left PostgreSQL running");
+        apply.Lines.ShouldNotContain(line => line.Contains("Successfully applied"), "db-apply finished before the signal: the test proved nothing");
+    }
+
+    [Theory]
+    [InlineData("INT")] // Ctrl+C
+    [InlineData("TERM")] // docker stop, systemd
+    public async Task a_running_app_stopped_by_a_signal_stops_its_server(string signal)
+    {
+        await using var app = await AppProcess.ServeAsync(new Dictionary<string, string?> { ["KAFKA_ENABLED"] = "false" }, $"app (SIG{signal})");
+        app.EmbeddedServerRunning.ShouldBeTrue();
+        app.Signal(signal);
+        (await app.WaitForExitAsync(Deadline)).ShouldBe(0, app.Output);
+        app.EmbeddedServerRunning.ShouldBeFalse($"SIG{signal} left PostgreSQL running");
+    }
+}
