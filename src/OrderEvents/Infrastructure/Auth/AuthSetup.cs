@@ -20,7 +20,6 @@ public static class AuthSetup
             .PostConfigure<IHostEnvironment>((jwt, environment) => jwt.ApplyDefaults(environment))
             .ValidateOnStart();
         services.AddSingleton<IValidateOptions<JwtSettings>, JwtSettingsValidation>();
-        services.AddSingleton(sp => sp.GetRequiredService<IOptions<JwtSettings>>().Value);
 
         var adminEmails = builder.Configuration.GetSection("Auth:AdminEmails").Get<string[]>()
                           ?? builder.Configuration["Auth:AdminEmails"]?.Split([',', ';'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)

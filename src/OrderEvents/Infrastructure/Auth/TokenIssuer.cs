@@ -1,16 +1,23 @@
 using System.Security.Claims;
+using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
 using OrderEvents.Features.Auth;
 
 namespace OrderEvents.Infrastructure.Auth;
 
-public sealed class TokenIssuer(JwtSettings settings, AdminEmails admins, TimeProvider clock)
+/// <remarks>
+/// The settings are read when a token is issued, not when the issuer is created: a Release build creates the login
+/// endpoint, and this with it, while mapping routes, also for `help` or `describe`, which never validate the settings
+/// (the host's start does, and outside Development a missing signing key stops it).
+/// </remarks>
+public sealed class TokenIssuer(IOptions<JwtSettings> options, AdminEmails admins, TimeProvider clock)
 {
     private readonly JsonWebTokenHandler _handler = new();
 
     public (string Token, int ExpiresInSeconds) Issue(User user)
     {
+        var settings = options.Value;
         var now = clock.GetUtcNow().UtcDateTime;
         var token = _handler.CreateToken(new SecurityTokenDescriptor
         {

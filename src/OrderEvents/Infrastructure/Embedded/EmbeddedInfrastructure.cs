@@ -136,7 +136,6 @@ public sealed class EmbeddedInfrastructure(bool postgres, bool broker, bool allo
         if (Refusal(needs) is { } refusal)
         {
             await Console.Error.WriteLineAsync(refusal);
-            await app.DisposeAsync();
             return 1;
         }
 
@@ -155,7 +154,6 @@ public sealed class EmbeddedInfrastructure(bool postgres, bool broker, bool allo
             {
                 // No binaries, a folder the postgres account cannot reach, a server that does not start: the message says which.
                 await Console.Error.WriteLineAsync(e.Message);
-                await app.DisposeAsync();
                 return 1;
             }
 

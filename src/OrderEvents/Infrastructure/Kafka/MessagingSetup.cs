@@ -71,7 +71,7 @@ public static class MessagingSetup
                 batching.TriggerTime = 5.Milliseconds();
             }).Sequential();
 
-            if (kafka.Enabled) UseKafka(opts, kafka, brokers!, tuning);
+            if (kafka.Enabled) UseKafka(opts, kafka, brokers, tuning);
             else
             {
                 opts.PublishMessage<OrderEvent>().ToLocalQueue(KafkaSettings.OrderEventsTopic).UseDurableInbox();
