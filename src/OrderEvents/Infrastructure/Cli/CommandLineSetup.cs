@@ -38,7 +38,9 @@ public static class CommandLineSetup
     /// whichever way the command ends.
     /// </summary>
     public static Task<int> RunCommandsAsync(this WebApplication app, string[] args) =>
-        app.Services.GetService<EmbeddedInfrastructure>() is { } embedded
+        // Under a test harness (Alba sets AutoStartHost) JasperFx hands the host to the harness, which starts it: the
+        // development setup's starter applies the same rules there, as exceptions the harness reports.
+        app.Services.GetService<EmbeddedInfrastructure>() is { } embedded && !JasperFxEnvironment.AutoStartHost
             ? embedded.RunCommandsAsync(app, args, NeedsOf(args))
             : app.RunJasperFxCommands(args);
 
