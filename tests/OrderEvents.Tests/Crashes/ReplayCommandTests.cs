@@ -60,6 +60,12 @@ public sealed class ReplayCommandTests(ITestOutputHelper output)
                 $"select count(*) from notifications.notifications where order_id = {orderId} and type = 'ORDER_PAID'"))! > 0,
             TimeSpan.FromSeconds(45), "the marker (ORDER_PAID) to be notified");
 
+        (await Sql.ScalarAsync(database, $"select count(*) from notifications.notifications where order_id = {orderId}")).ShouldBe(2L,
+            "one ORDER_CREATED and one ORDER_PAID: the replayed record made no new notification");
+        (await log.CreatedNotifications()).ShouldBe(2);
+        (await log.Unnotified()).ShouldBe(0);
+        (await log.Orphans()).ShouldBe(0);
+
         // On the partition: the event as first published, the replayed copy (same key, same event id), then the marker.
         var records = new KafkaProbe(broker.BootstrapServers).ReadUntil(KafkaSettings.OrderEventsTopic,
             record => record.Message.Key == orderId.ToString(), count: 3);
@@ -67,11 +73,5 @@ public sealed class ReplayCommandTests(ITestOutputHelper output)
             .ShouldBe([true, true, false], "first publication, replay, marker");
         records.Select(r => r.Offset.Value).ShouldBeInOrder();
         records.Select(r => r.Partition.Value).Distinct().ShouldHaveSingleItem();
-
-        (await Sql.ScalarAsync(database, $"select count(*) from notifications.notifications where order_id = {orderId}")).ShouldBe(2L,
-            "one ORDER_CREATED and one ORDER_PAID: the replayed record made no new notification");
-        (await log.CreatedNotifications()).ShouldBe(2);
-        (await log.Unnotified()).ShouldBe(0);
-        (await log.Orphans()).ShouldBe(0);
     }
 }
