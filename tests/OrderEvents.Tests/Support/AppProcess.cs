@@ -358,6 +358,9 @@ public sealed class AppProcess : IAsyncDisposable
     /// <summary>Whether the embedded PostgreSQL was ever started for this process (initdb ran).</summary>
     public bool EmbeddedServerCreated => Directory.Exists(EmbeddedDataDirectory);
 
+    /// <summary>The children started and not yet stopped, by name.</summary>
+    public static IReadOnlyList<string> Alive => Running.Keys.Where(app => !app._process.HasExited).Select(app => app.Name).ToList();
+
     /// <summary>At the end of the test run: kills every child still alive (a test that forgot one fails the run's leftover check otherwise).</summary>
     public static IReadOnlyList<string> KillLeftovers()
     {
