@@ -271,7 +271,7 @@ const niceCeiling = (value) => {
 
 function drawChart() {
   const svg = $('lag-chart');
-  const [width, height, left, right, top, bottom] = [640, 180, 52, 8, 10, 18];
+  const [width, height, left, right, top, bottom] = [400, 150, 50, 4, 8, 16];
   const lags = state.lags;
   const max = niceCeiling(Math.max(100, ...lags));
   const y = (value) => height - bottom - (value / max) * (height - top - bottom);
