@@ -157,7 +157,11 @@ public sealed class FlowEndpointsTests(AppFixture fixture) : IntegrationContext(
         broker.TakeDown();
         try
         {
-            await PlaceOrder(user);
+            await Host.Scenario(s =>
+            {
+                s.PlaceOrder(user, Items((1, 1)));
+                s.StatusCodeShouldBe(HttpStatusCode.Created);
+            });
             var pipeline = await Pipeline(user);
             pipeline.GetProperty("outbox").GetInt64().ShouldBe(1);
             // The app did not take this broker down: its own outage switch is off.
@@ -242,14 +246,17 @@ public sealed class FlowEndpointsTests(AppFixture fixture) : IntegrationContext(
         return stream;
     }
 
+    /// <summary>Places an order and waits until its notification is stored: the tap must not take records from the listener.</summary>
     private async Task<long> PlaceOrder(TestUser user)
     {
-        var created = await Host.Scenario(s =>
+        var (_, created) = await TrackedHttpCall(s =>
         {
             s.PlaceOrder(user, Items((1, 1)));
             s.StatusCodeShouldBe(HttpStatusCode.Created);
         });
-        return (await created.Json()).GetProperty("id").GetInt64();
+        var orderId = (await created.Json()).GetProperty("id").GetInt64();
+        (await NotificationsOf(user)).ShouldContain(n => n.OrderId == orderId);
+        return orderId;
     }
 
     private async Task NoOrdersWerePlacedFor(TestUser user)

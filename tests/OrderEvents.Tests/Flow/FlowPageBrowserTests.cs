@@ -277,6 +277,7 @@ public sealed class PageSession : IAsyncDisposable
     {
         Directory.CreateDirectory(FlowPageApp.ScreenshotFolder);
         var path = Path.Combine(FlowPageApp.ScreenshotFolder, $"{name}.png");
+        if (!fullPage) await Page.EvaluateAsync("() => window.scrollTo(0, 0)");
         await Page.ScreenshotAsync(new PageScreenshotOptions { Path = path, FullPage = fullPage });
         _output.WriteLine($"screenshot: {path}");
         Console.WriteLine($"Flow page screenshot: {path}");
