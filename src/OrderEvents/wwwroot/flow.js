@@ -104,7 +104,7 @@ function logAnswer(answer) {
       h('code', {}, `${answer.method} ${answer.path}`),
       h('span', { class: 'ms' }, ms(answer.latency))),
     body ? h('details', {}, h('summary', {}, 'body'), h('pre', { class: 'json' }, body)) : null));
-  $('http-last').textContent = `${answer.status} · ${ms(answer.latency)}`;
+  if (answer.path.startsWith('/api/orders')) $('http-last').textContent = `${answer.status} · ${ms(answer.latency)}`;
 }
 
 // ---------- Server-Sent Events over fetch (EventSource cannot send the bearer token) ----------

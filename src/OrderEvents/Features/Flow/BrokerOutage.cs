@@ -113,6 +113,6 @@ public static class BrokerOutageEndpoint
     /// <summary>409 saying why the fault buttons cannot work in this app (a real broker, Kafka disabled).</summary>
     public static ProblemHttpResult Unavailable(IServiceProvider services) =>
         TypedResults.Problem(Validation.Conflict(
-            FlowPage.FaultsAvailable(services.GetRequiredService<IHostEnvironment>(), services.GetRequiredService<KafkaSettings>())
+            FlowPage.WhyFaultButtonsCannotWork(services.GetRequiredService<IHostEnvironment>(), services.GetRequiredService<KafkaSettings>())
             ?? "The embedded broker is not available."));
 }

@@ -24,8 +24,9 @@ public static class FlowPage
 
         var kafka = KafkaSettings.From(builder.Configuration);
         if (kafka.Enabled) builder.Services.AddSingleton<RecordTap>();
-        if (FaultsAvailable(builder.Environment, kafka) is null) builder.Services.AddSingleton<BrokerOutage>();
-        builder.Services.AddHttpClient(OrderBurstEndpoint.ClientName);
+        if (WhyFaultButtonsCannotWork(builder.Environment, kafka) is null) builder.Services.AddSingleton<BrokerOutage>();
+        // HttpClient's logging writes four Information lines per request: a burst of 1,000 would bury the log.
+        builder.Services.AddHttpClient(OrderBurstEndpoint.ClientName).RemoveAllLoggers();
         return builder;
     }
 
@@ -65,7 +66,7 @@ public static class FlowPage
     }
 
     /// <summary>Why the fault buttons cannot work here, or null when they can.</summary>
-    public static string? FaultsAvailable(IHostEnvironment environment, KafkaSettings kafka) =>
+    public static string? WhyFaultButtonsCannotWork(IHostEnvironment environment, KafkaSettings kafka) =>
         !environment.IsDevelopment() ? "Fault buttons exist in Development only."
         : !kafka.Enabled ? "Kafka is disabled (KAFKA_ENABLED=false): there is no broker to take down."
         : !kafka.UseEmbeddedBroker ? "Fault buttons need the embedded broker; this app uses KAFKA_BROKERS, which it must not break."
@@ -78,7 +79,7 @@ public static class FlowPage
     /// <summary>What the page needs to know before anyone signs in: which broker, and whether the fault buttons can work.</summary>
     private static FlowConfig Config(KafkaSettings kafka, IHostEnvironment environment)
     {
-        var reason = FaultsAvailable(environment, kafka);
+        var reason = WhyFaultButtonsCannotWork(environment, kafka);
         return new FlowConfig(
             !kafka.Enabled ? "disabled" : kafka.UseEmbeddedBroker ? "embedded" : "external",
             KafkaSettings.OrderEventsTopic,

@@ -114,6 +114,12 @@ public sealed class RecordTap(IServiceProvider services, ILogger<RecordTap> logg
                 logger.LogDebug(exception, "Flow page: the record tap could not read {Topic}; retrying", KafkaSettings.OrderEventsTopic);
                 if (stopping.WaitHandle.WaitOne(TimeSpan.FromSeconds(1))) return;
             }
+            catch (Exception exception) when (!stopping.IsCancellationRequested)
+            {
+                // Anything else must not end the tap for good: the pages would wait on "connecting" forever.
+                logger.LogWarning(exception, "Flow page: the record tap failed; starting it again");
+                if (stopping.WaitHandle.WaitOne(TimeSpan.FromSeconds(1))) return;
+            }
         }
     }
 
