@@ -7,6 +7,8 @@ namespace OrderEvents.Infrastructure.Auth;
 /// <summary>The "Jwt" configuration section (Jwt__SigningKey, Jwt__Issuer, Jwt__Audience, Jwt__TokenLifetime).</summary>
 public sealed class JwtSettings
 {
+    public const string Section = "Jwt";
+
     /// <summary>Used only in Development when no key is configured; refused everywhere else.</summary>
     public const string DevelopmentSigningKey = "orderevents-development-only-signing-key-do-not-use-in-production";
 
