@@ -1,7 +1,10 @@
 using System.Diagnostics;
 using Microsoft.EntityFrameworkCore;
+using Npgsql;
 using OrderEvents.Features.Orders;
 using OrderEvents.Infrastructure.Telemetry;
+using Wolverine.ErrorHandling;
+using Wolverine.Runtime.Handlers;
 
 namespace OrderEvents.Features.Notifications;
 
@@ -15,6 +18,19 @@ namespace OrderEvents.Features.Notifications;
 /// </summary>
 public static class NotifyUsersHandler
 {
+    /// <summary>
+    /// Wolverine's EF Core transaction commits a "handled" inbox row with this batch's own id. A conflict on that row
+    /// means this very batch committed before and only the answer was lost (a connection cut during COMMIT): the re-run
+    /// is dropped and its events settled as handled, instead of being retried as an outage for ever, which would hold
+    /// back every batch behind it. The row carries the batch's id, never a Kafka record's, so a redelivered record can
+    /// never hit it (those are resolved by the inbox on arrival and by the primary key below).
+    /// </summary>
+    public static void Configure(HandlerChain chain) =>
+        chain.OnException<DbUpdateException>(exception => exception.InnerException is PostgresException
+        {
+            SqlState: PostgresErrorCodes.UniqueViolation, TableName: "wolverine_incoming_envelopes",
+        }).Discard();
+
     /// <summary>
     /// One idempotent insert keyed by the event id: a redelivery, a replay, a duplicate inside the batch, or a twin
     /// racing this one in another node is resolved by the primary key itself ("on conflict do nothing"), with no read

@@ -53,7 +53,9 @@ public sealed class JsonBodyGuard(RequestDelegate next, IOptions<Microsoft.AspNe
             return;
         }
 
-        var body = await ReadUpTo(context.Request.Body, MaxBodyBytes + 1, context.RequestAborted);
+        // Sized by Content-Length when there is one; one byte more than that, or than allowed, reveals a longer body.
+        var buffer = new byte[(int)Math.Min(context.Request.ContentLength ?? MaxBodyBytes, MaxBodyBytes) + 1];
+        var body = buffer[..await context.Request.Body.ReadAtLeastAsync(buffer, buffer.Length, throwOnEndOfStream: false, context.RequestAborted)];
         if (body.Length > MaxBodyBytes)
         {
             await Reject(context, TooLarge());
@@ -71,13 +73,11 @@ public sealed class JsonBodyGuard(RequestDelegate next, IOptions<Microsoft.AspNe
     }
 
     /// <summary>Why this body is refused (400), or null when it binds to <paramref name="bodyType"/>.</summary>
-    public ProblemDetails? Inspect(byte[] body, Type bodyType)
+    private ProblemDetails? Inspect(byte[] body, Type bodyType)
     {
         try
         {
-            return JsonSerializer.Deserialize(body, bodyType, _serializer) is null
-                ? BadBody("The request body must be a JSON object, not null.")
-                : null;
+            return JsonSerializer.Deserialize(body, bodyType, _serializer) is null ? NotAnObject() : null;
         }
         catch (UnstorableString e)
         {
@@ -92,10 +92,7 @@ public sealed class JsonBodyGuard(RequestDelegate next, IOptions<Microsoft.AspNe
         }
         catch (JsonException e) when (JsonWords.FieldOf(e.Path) == "body")
         {
-            var root = JsonWords.RootKind(body);
-            return BadBody(root == "an object"
-                ? "The request body is not valid JSON text (a field name that is not valid Unicode)."
-                : $"The request body must be a JSON object, not {root}.");
+            return NotAnObject();
         }
         catch (JsonException e)
         {
@@ -118,22 +115,15 @@ public sealed class JsonBodyGuard(RequestDelegate next, IOptions<Microsoft.AspNe
             || media.Suffix.Equals("json", StringComparison.OrdinalIgnoreCase))
         && (media.Charset.Length == 0 || media.Charset.Equals("utf-8", StringComparison.OrdinalIgnoreCase));
 
-    private static async Task<byte[]> ReadUpTo(Stream stream, int limit, CancellationToken cancellationToken)
-    {
-        using var buffer = new MemoryStream();
-        var chunk = new byte[8192];
-        int read;
-        while (buffer.Length < limit && (read = await stream.ReadAsync(chunk.AsMemory(0, (int)Math.Min(chunk.Length, limit - buffer.Length)), cancellationToken)) > 0)
-            buffer.Write(chunk, 0, read);
-        return buffer.ToArray();
-    }
-
     private static ProblemDetails TooLarge() => new()
     {
         Status = StatusCodes.Status413PayloadTooLarge,
         Title = "Request body too large",
         Detail = $"The request body may be at most {MaxBodyBytes / 1024} KB.",
     };
+
+    // null, an array, a string, a number, or an object whose field names are not valid text.
+    private static ProblemDetails NotAnObject() => BadBody("The request body must be a JSON object with this request's fields.");
 
     private static ProblemDetails BadBody(string detail) =>
         new() { Status = StatusCodes.Status400BadRequest, Title = "Unreadable request body", Detail = detail };
@@ -189,17 +179,6 @@ public static class JsonWords
         var field = (jsonPath ?? "$").TrimStart('$').TrimStart('.');
         return field.Length == 0 ? "body" : field;
     }
-
-    /// <summary>What a JSON text holds at its root, from its first byte ("an array", "null", ...).</summary>
-    public static string RootKind(byte[] json) => json.FirstOrDefault(b => b is not ((byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n')) switch
-    {
-        (byte)'{' => "an object",
-        (byte)'[' => "an array",
-        (byte)'"' => "a string",
-        (byte)'t' or (byte)'f' => "a boolean",
-        (byte)'n' => "null",
-        _ => "a number",
-    };
 
     /// <summary>What the field at <paramref name="field"/> of <paramref name="root"/> must hold, as a sentence.</summary>
     public static string Expected(Type root, string field)
