@@ -1,10 +1,7 @@
 using System.Diagnostics;
 using Microsoft.EntityFrameworkCore;
-using Npgsql;
 using OrderEvents.Features.Orders;
 using OrderEvents.Infrastructure.Telemetry;
-using Wolverine.ErrorHandling;
-using Wolverine.Runtime.Handlers;
 
 namespace OrderEvents.Features.Notifications;
 
@@ -19,27 +16,15 @@ namespace OrderEvents.Features.Notifications;
 public static class NotifyUsersHandler
 {
     /// <summary>
-    /// Wolverine's EF Core transaction commits a "handled" inbox row with this batch's own id. A conflict on that row
-    /// means this very batch committed before and only the answer was lost (a connection cut during COMMIT): the re-run
-    /// is dropped and its events settled as handled, instead of being retried as an outage for ever, which would hold
-    /// back every batch behind it. The row carries the batch's id, never a Kafka record's, so a redelivered record can
-    /// never hit it (those are resolved by the inbox on arrival and by the primary key below).
-    /// </summary>
-    public static void Configure(HandlerChain chain) =>
-        chain.OnException<DbUpdateException>(exception => exception.InnerException is PostgresException
-        {
-            SqlState: PostgresErrorCodes.UniqueViolation, TableName: "wolverine_incoming_envelopes",
-        }).Discard();
-
-    /// <summary>
     /// One idempotent insert keyed by the event id: a redelivery, a replay, a duplicate inside the batch, or a twin
     /// racing this one in another node is resolved by the primary key itself ("on conflict do nothing"), with no read
     /// before the write. Rows go in ordered by user, then by arrival: each user's positions follow the order of their
     /// events, and two batches racing on two nodes take the per-user position locks (see the AddNotificationPosition
     /// migration) in the same order, so they cannot deadlock. It runs in Wolverine's EF Core transaction (the chain
-    /// uses only the notifications' DbContext, so AutoApplyTransactions gives it EF Core's middleware), which commits
-    /// it together with the "handled" row Wolverine writes for the batch itself; the batch's events are marked handled
-    /// in the inbox right after that commit (Wolverine 6.62 marks a batch's members outside the handler's transaction).
+    /// uses only the notifications' DbContext, so AutoApplyTransactions gives it EF Core's middleware). The batch's
+    /// events are marked handled in the inbox right after that commit, by the durable receiver: Wolverine 6.62's
+    /// middleware marks in the transaction only the envelope being handled, here the batch itself, which lives in
+    /// memory (its update finds no row).
     /// </summary>
     public static async Task Handle(OrderEvent[] events, NotificationsDbContext db, TimeProvider clock, ILogger logger, CancellationToken cancellationToken)
     {
