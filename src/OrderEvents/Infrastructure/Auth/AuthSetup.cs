@@ -43,7 +43,7 @@ public static class AuthSetup
                 {
                     ValidIssuer = jwt.Issuer,
                     ValidAudience = jwt.Audience,
-                    IssuerSigningKey = jwt.SecurityKey,
+                    IssuerSigningKey = jwt.SecurityKey(),
                     ValidAlgorithms = [SecurityAlgorithms.HmacSha256],
                     NameClaimType = "sub",
                     RoleClaimType = "role",
