@@ -19,7 +19,7 @@ public sealed class TokenIssuer(JwtSettings settings, AdminEmails admins, TimePr
             IssuedAt = now,
             NotBefore = now,
             Expires = now + settings.TokenLifetime,
-            SigningCredentials = new SigningCredentials(settings.SecurityKey, SecurityAlgorithms.HmacSha256),
+            SigningCredentials = new SigningCredentials(settings.SecurityKey(), SecurityAlgorithms.HmacSha256),
             Subject = new ClaimsIdentity(
             [
                 new Claim(JwtRegisteredClaimNames.Sub, user.Id.ToString()),
