@@ -3,6 +3,7 @@ using System.Text.Json.Serialization;
 using FluentValidation;
 using JasperFx;
 using OrderEvents.Features.Auth;
+using OrderEvents.Features.Flow;
 using OrderEvents.Features.Notifications;
 using OrderEvents.Features.Orders;
 using OrderEvents.Features.Products;
@@ -34,6 +35,7 @@ builder.AddAuth();
 builder.AddHealth();
 builder.AddTelemetry();
 builder.AddApiDocumentation();
+builder.AddFlowPage();
 
 builder.AddAuthRateLimits();
 builder.AddAdmissionControl();
@@ -66,6 +68,7 @@ app.UseAuthentication();
 app.UseAuthorization();
 app.MapHealthEndpoints();
 app.MapApiDocumentation();
+app.MapFlowPage();
 app.MapWolverineEndpoints(http =>
 {
     http.RequireAuthorizeOnAll();

@@ -19,7 +19,7 @@ public sealed class AdmissionControlTests(AppFixture fixture) : IntegrationConte
     {
         var user = await RegisterAndLogin();
         var limiter = Host.Services.GetRequiredService<ConcurrencyLimiter>();
-        var options = Host.Services.GetRequiredService<AdmissionOptions>();
+        var options = Host.Services.GetRequiredService<AdmissionSettings>();
 
         // Every permit taken, as if that many requests were running.
         using (var running = limiter.AttemptAcquire(options.MaxConcurrentRequests))

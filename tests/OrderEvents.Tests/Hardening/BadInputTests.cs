@@ -32,6 +32,8 @@ public sealed class BadInputTests(AppFixture fixture) : IntegrationContext(fixtu
     private static IEnumerable<Case> Cases(long productId, long orderId)
     {
         var invalidUtf8 = new byte[] { 0xC3, 0x28 };
+        // U+D800 written as UTF-8 would be (a lone surrogate has no valid UTF-8 form).
+        var rawSurrogate = new byte[] { 0xED, 0xA0, 0x80 };
         byte[] WithBytes(string before, byte[] middle, string after) => [.. Utf8(before), .. middle, .. Utf8(after)];
         var huge = Utf8("{\"email\":\"" + new string('a', 70 * 1024) + "@example.com\",\"password\":\"x\"}");
 
@@ -59,6 +61,8 @@ public sealed class BadInputTests(AppFixture fixture) : IntegrationContext(fixtu
             yield return Body("unknown field", method, url, who, valid[..^1] + ",\"isAdmin\":true}", 400, "isAdmin");
             yield return Body("NUL in an unknown field", method, url, who, valid[..^1] + ",\"x\":\"a\\u0000b\"}", 400, "x");
             yield return new Case("invalid UTF-8 in a string", method, url, who, WithBytes(valid[..^1] + ",\"x\":\"", invalidUtf8, "\"}"), Json, 400);
+            yield return Body("lone surrogate (escaped) in an unknown field", method, url, who, valid[..^1] + ",\"x\":\"a\\ud800b\"}", 400, "x");
+            yield return new Case("lone surrogate (raw) in an unknown field", method, url, who, WithBytes(valid[..^1] + ",\"x\":\"a", rawSurrogate, "b\"}"), Json, 400, "x");
             yield return new Case("invalid UTF-8 outside strings", method, url, who, WithBytes("", [0xFF, 0xFE], valid), Json, 400);
             yield return new Case("oversized body (Content-Length)", method, url, who, huge, Json, 413);
             yield return new Case("text/plain", method, url, who, Utf8(valid), "text/plain", 415);
@@ -72,6 +76,9 @@ public sealed class BadInputTests(AppFixture fixture) : IntegrationContext(fixtu
         // Register
         yield return Body("NUL in email", "POST", "/api/auth/register", As.Anonymous, """{"email":"a\u0000b@example.com","password":"long-enough-password"}""", 400, "email");
         yield return Body("NUL in password", "POST", "/api/auth/register", As.Anonymous, """{"email":"nul@example.com","password":"long-enough\u0000password"}""", 400, "password");
+        yield return Body("lone high surrogate in email", "POST", "/api/auth/register", As.Anonymous, """{"email":"a\ud800@example.com","password":"long-enough-password"}""", 400, "email");
+        yield return Body("lone low surrogate in password", "POST", "/api/auth/register", As.Anonymous, """{"email":"ls@example.com","password":"long-enough\udc00password"}""", 400, "password");
+        yield return new Case("raw lone surrogate in email", "POST", "/api/auth/register", As.Anonymous, WithBytes("{\"email\":\"a", rawSurrogate, "@example.com\",\"password\":\"long-enough-password\"}"), Json, 400, "email");
         yield return Body("email is a number", "POST", "/api/auth/register", As.Anonymous, """{"email":42,"password":"long-enough-password"}""", 400, "email");
         yield return Body("email is an object", "POST", "/api/auth/register", As.Anonymous, """{"email":{},"password":"long-enough-password"}""", 400, "email");
         yield return Body("email null", "POST", "/api/auth/register", As.Anonymous, """{"email":null,"password":"long-enough-password"}""", 400, "email");
@@ -81,6 +88,8 @@ public sealed class BadInputTests(AppFixture fixture) : IntegrationContext(fixtu
         yield return Body("injection-looking email", "POST", "/api/auth/register", As.Anonymous, """{"email":"' OR 1=1; DROP TABLE orderevents.mt_doc_user; --","password":"long-enough-password"}""", 400, "email");
         // Login
         yield return Body("NUL in login email", "POST", "/api/auth/login", As.Anonymous, """{"email":"a\u0000@example.com","password":"x"}""", 400, "email");
+        yield return Body("lone surrogate in login email", "POST", "/api/auth/login", As.Anonymous, """{"email":"\ud800","password":"x"}""", 400, "email");
+        yield return new Case("raw lone surrogate in login password", "POST", "/api/auth/login", As.Anonymous, WithBytes("{\"email\":\"a@example.com\",\"password\":\"", rawSurrogate, "\"}"), Json, 400, "password");
         yield return Body("login fields null", "POST", "/api/auth/login", As.Anonymous, """{"email":null,"password":null}""", 401);
         yield return Body("login fields missing", "POST", "/api/auth/login", As.Anonymous, "{}", 401);
         yield return Body("login password is an array", "POST", "/api/auth/login", As.Anonymous, """{"email":"a@example.com","password":[]}""", 400, "password");
@@ -89,6 +98,8 @@ public sealed class BadInputTests(AppFixture fixture) : IntegrationContext(fixtu
         yield return Body("product as a user", "POST", "/api/products", As.User, """{"name":"Lamp","price":10}""", 403);
         yield return Body("product anonymous", "POST", "/api/products", As.Anonymous, """{"name":"Lamp","price":10}""", 401);
         yield return Body("NUL in product name", "POST", "/api/products", As.Admin, """{"name":"La\u0000mp","price":10}""", 400, "name");
+        yield return Body("lone surrogate in product name", "POST", "/api/products", As.Admin, """{"name":"Lamp\udfff","price":10}""", 400, "name");
+        yield return new Case("raw lone surrogate in product name", "POST", "/api/products", As.Admin, WithBytes("{\"name\":\"La", rawSurrogate, "mp\",\"price\":10}"), Json, 400, "name");
         yield return Body("price is text", "POST", "/api/products", As.Admin, """{"name":"Lamp","price":"cheap"}""", 400, "price");
         yield return Body("price huge", "POST", "/api/products", As.Admin, """{"name":"Lamp","price":1e40}""", 400, "price");
         yield return Body("price too precise", "POST", "/api/products", As.Admin, """{"name":"Lamp","price":10.001}""", 400, "price");
@@ -104,6 +115,8 @@ public sealed class BadInputTests(AppFixture fixture) : IntegrationContext(fixtu
         yield return Body("patch price zero", "PATCH", $"/api/products/{productId}", As.Admin, """{"price":0}""", 400, "price");
         yield return Body("patch name empty", "PATCH", $"/api/products/{productId}", As.Admin, """{"name":""}""", 400, "name");
         yield return Body("patch NUL name", "PATCH", $"/api/products/{productId}", As.Admin, """{"name":"\u0000"}""", 400, "name");
+        yield return Body("patch lone surrogate in name", "PATCH", $"/api/products/{productId}", As.Admin, """{"name":"\ud83d"}""", 400, "name");
+        yield return new Case("patch raw lone surrogate in name", "PATCH", $"/api/products/{productId}", As.Admin, WithBytes("{\"name\":\"", rawSurrogate, "\"}"), Json, 400, "name");
         yield return Body("patch non-numeric id", "PATCH", "/api/products/abc", As.Admin, """{"name":"Lamp"}""", 404);
         yield return Body("patch id beyond long", "PATCH", "/api/products/99999999999999999999", As.Admin, """{"name":"Lamp"}""", 404);
         yield return Body("patch injection id", "PATCH", "/api/products/1%20OR%201=1", As.Admin, """{"name":"Lamp"}""", 404);
@@ -119,6 +132,8 @@ public sealed class BadInputTests(AppFixture fixture) : IntegrationContext(fixtu
         yield return Body("productId beyond long", "POST", "/api/orders", As.User, """{"items":[{"productId":9223372036854775808,"quantity":1}]}""", 400, "items[0].productId");
         yield return Body("productId negative", "POST", "/api/orders", As.User, """{"items":[{"productId":-1,"quantity":1}]}""", 400, "items[0].productId");
         yield return Body("productId injection", "POST", "/api/orders", As.User, """{"items":[{"productId":"1; DELETE FROM orderevents.mt_doc_order","quantity":1}]}""", 400, "items[0].productId");
+        yield return Body("productId a lone surrogate", "POST", "/api/orders", As.User, """{"items":[{"productId":"\ud800","quantity":1}]}""", 400, "items[0].productId");
+        yield return new Case("raw lone surrogate in an item's unknown field", "POST", "/api/orders", As.User, WithBytes("{\"items\":[{\"productId\":1,\"quantity\":1,\"note\":\"", rawSurrogate, "\"}]}"), Json, 400, "items[0].note");
         yield return Body("unknown field in an item", "POST", "/api/orders", As.User, """{"items":[{"productId":1,"quantity":1,"price":0.01}]}""", 400, "items[0].price");
         yield return Body("order anonymous", "POST", "/api/orders", As.Anonymous, """{"items":[{"productId":1,"quantity":1}]}""", 401);
         yield return Body("order of an unknown product", "POST", "/api/orders", As.User, """{"items":[{"productId":424242,"quantity":1}]}""", 404);

@@ -1,3 +1,4 @@
+using System.ComponentModel.DataAnnotations;
 using Alba;
 using JasperFx.CommandLine;
 using Microsoft.AspNetCore.Hosting;
@@ -73,7 +74,7 @@ public sealed class ProductionDefaultsTests
     [Fact]
     public void development_gets_low_latency_kafka_tuning_and_every_other_environment_production_values()
     {
-        KafkaClientOptions Tuning(string environment) => KafkaClientOptions.From(new ConfigurationBuilder()
+        KafkaSettings Tuning(string environment) => KafkaSettings.From(new ConfigurationBuilder()
             .SetBasePath(KafkaBrokerCommandTestsPaths.AppOutput)
             .AddJsonFile("appsettings.json")
             .AddJsonFile($"appsettings.{environment}.json", optional: true)
@@ -83,8 +84,8 @@ public sealed class ProductionDefaultsTests
         (development.FetchWaitMaxMs, development.SessionTimeoutMs, development.HeartbeatIntervalMs).ShouldBe((10, 6000, 500));
         var production = Tuning("Production");
         (production.FetchWaitMaxMs, production.SessionTimeoutMs, production.HeartbeatIntervalMs).ShouldBe((500, 45000, 3000));
-        KafkaClientOptions.Problems(production).ShouldBeEmpty();
-        KafkaClientOptions.Problems(development).ShouldBeEmpty();
+        Validator.TryValidateObject(production, new ValidationContext(production), null, validateAllProperties: true).ShouldBeTrue();
+        Validator.TryValidateObject(development, new ValidationContext(development), null, validateAllProperties: true).ShouldBeTrue();
     }
 }
 

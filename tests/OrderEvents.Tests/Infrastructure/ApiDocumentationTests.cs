@@ -31,6 +31,7 @@ public sealed class ApiDocumentationTests(AppFixture fixture)
         { "post", "/api/orders", true },
         { "get", "/api/orders", true },
         { "get", "/api/orders/{id}", true },
+        { "get", "/api/orders/{id}/events", true },
         { "patch", "/api/orders/{id}/pay", true },
         { "patch", "/api/orders/{id}/cancel", true },
         { "get", "/api/notifications", true },
@@ -96,6 +97,17 @@ public sealed class ApiDocumentationTests(AppFixture fixture)
         var bearer = operation.TryGetProperty("security", out var security)
                      && security.EnumerateArray().Any(requirement => requirement.TryGetProperty(ApiDocumentation.BearerScheme, out _));
         bearer.ShouldBe(requiresUser, $"{method.ToUpperInvariant()} {path}: bearer requirement");
+    }
+
+    /// <summary>Both lists above name every operation of the document: a new route cannot be left out of them.</summary>
+    [Fact]
+    public async Task the_lists_above_cover_every_operation_of_the_document()
+    {
+        var documented = (await Document()).GetProperty("paths").EnumerateObject()
+            .SelectMany(path => path.Value.EnumerateObject().Select(operation => $"{operation.Name} {path.Name}"))
+            .Order().ToList();
+        Operations.Select(row => $"{row[0]} {row[1]}").Order().ToList().ShouldBe(documented, "bearer list");
+        ErrorCodes.Select(row => $"{row[0]} {row[1]}").Order().ToList().ShouldBe(documented, "error-code list");
     }
 
     [Fact]

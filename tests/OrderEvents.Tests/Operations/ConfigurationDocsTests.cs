@@ -1,42 +1,88 @@
 using System.Reflection;
 using System.Text.Json;
+using Microsoft.Extensions.Configuration;
+using OrderEvents.Features.Notifications;
+using OrderEvents.Infrastructure.Auth;
+using OrderEvents.Infrastructure.Http;
 using OrderEvents.Infrastructure.Kafka;
 
 namespace OrderEvents.Tests.Operations;
 
-/// <summary>The README's configuration table is checked against the options classes, so it cannot drift.</summary>
+/// <summary>The README's configuration table is checked against the settings classes, so it cannot drift.</summary>
 public sealed class ConfigurationDocsTests
 {
     private static readonly string Root = FindRepositoryRoot();
 
-    [Fact]
-    public void every_kafka_client_option_is_in_the_readme_with_its_defaults()
+    /// <summary>Every settings class with the section it is bound from (null: the root, keys named per property).</summary>
+    public static TheoryData<Type, string?> SettingsClasses => new()
     {
-        var readme = File.ReadAllText(Path.Combine(Root, "README.md"));
-        var row = readme.Split('\n').SingleOrDefault(line => line.Contains("`Kafka__FetchWaitMaxMs`"));
-        row.ShouldNotBeNull("the README has no row for the Kafka client options");
+        { typeof(KafkaSettings), null },
+        { typeof(DatabaseRetrySettings), DatabaseRetrySettings.Section },
+        { typeof(AdmissionSettings), AdmissionSettings.Section },
+        { typeof(AuthRateLimitSettings), AuthRateLimitSettings.Section },
+        { typeof(NotificationStreamSettings), NotificationStreamSettings.Section },
+        { typeof(JwtSettings), JwtSettings.Section },
+    };
 
-        var defaults = new KafkaClientOptions();
+    [Theory]
+    [MemberData(nameof(SettingsClasses))]
+    public void every_setting_is_in_the_readme_configuration_table(Type settings, string? section)
+    {
+        var table = ConfigurationTable();
+        foreach (var property in Settable(settings))
+        {
+            var name = EnvironmentName(property, section);
+            table.ShouldContain(row => row.Contains($"`{name}`"), $"the README's configuration table has no row for {name}");
+        }
+    }
+
+    [Fact]
+    public void every_kafka_client_setting_is_in_the_readme_with_its_defaults()
+    {
+        var row = ConfigurationTable().SingleOrDefault(line => line.Contains("`Kafka__FetchWaitMaxMs`"));
+        row.ShouldNotBeNull("the README has no row for the Kafka client settings");
+
+        var defaults = new KafkaSettings();
         var production = Section("appsettings.json");
         var development = Section("appsettings.Development.json");
-        var properties = typeof(KafkaClientOptions).GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.CanWrite).ToList();
-        properties.ShouldNotBeEmpty();
+        var tuning = Settable(typeof(KafkaSettings)).Where(p => EnvironmentName(p, null).StartsWith("Kafka__")).ToList();
+        tuning.Count.ShouldBe(4);
         var cells = row.Split('|', StringSplitOptions.TrimEntries);
-        foreach (var property in properties)
+        foreach (var property in tuning)
         {
             cells[1].ShouldContain($"`Kafka__{property.Name}`");
             // appsettings.json repeats the class defaults; the README lists both environments' values in property order.
             production[property.Name].GetInt32().ShouldBe((int)property.GetValue(defaults)!, $"appsettings.json Kafka:{property.Name}");
         }
 
-        cells[2].ShouldContain(string.Join(", ", properties.Select(p => production[p.Name].GetInt32())));
-        cells[2].ShouldContain(string.Join(", ", properties.Select(p => development.TryGetValue(p.Name, out var v) ? v.GetInt32() : production[p.Name].GetInt32())));
+        cells[2].ShouldContain(string.Join(", ", tuning.Select(p => production[p.Name].GetInt32())));
+        cells[2].ShouldContain(string.Join(", ", tuning.Select(p => development.TryGetValue(p.Name, out var v) ? v.GetInt32() : production[p.Name].GetInt32())));
+    }
+
+    private static IEnumerable<PropertyInfo> Settable(Type settings) =>
+        settings.GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.CanWrite);
+
+    /// <summary>The environment variable for a property: its [ConfigurationKeyName], else section:property, ':' as "__".</summary>
+    private static string EnvironmentName(PropertyInfo property, string? section)
+    {
+        var key = property.GetCustomAttribute<ConfigurationKeyNameAttribute>()?.Name
+                  ?? (section is null ? property.Name : $"{section}:{property.Name}");
+        return key.Replace(":", "__");
+    }
+
+    private static List<string> ConfigurationTable()
+    {
+        var readme = File.ReadAllText(Path.Combine(Root, "README.md"));
+        var start = readme.IndexOf("\n## Configuration", StringComparison.Ordinal);
+        start.ShouldBeGreaterThan(0, "the README has no Configuration section");
+        var end = readme.IndexOf("\n## ", start + 1, StringComparison.Ordinal);
+        return readme[start..end].Split('\n').Where(line => line.StartsWith('|')).ToList();
     }
 
     private static Dictionary<string, JsonElement> Section(string file)
     {
         using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(Root, "src", "OrderEvents", file)));
-        return json.RootElement.TryGetProperty(KafkaClientOptions.Section, out var section)
+        return json.RootElement.TryGetProperty("Kafka", out var section)
             ? section.EnumerateObject().ToDictionary(p => p.Name, p => p.Value.Clone())
             : [];
     }

@@ -48,8 +48,9 @@ public sealed class TracingTests(AppFixture fixture) : IntegrationContext(fixtur
         receive.ParentSpanId.ShouldBe(server.SpanId);
         // Notifications are stored a batch at a time: one batch serves many traces, so it is a span of its own, tagged
         // with its size, and its database work (the one insert) is traced under it.
-        var batch = spans.Where(IsBatchHandler).ToList();
-        batch.ShouldContain(span => span.GetTagItem("messaging.batch.message_count") != null);
+        var batch = spans.Where(span => IsBatchHandler(span) && span.StartTimeUtc >= since).ToList();
+        batch.ShouldNotBeEmpty(SpanAssertions.Describe(spans));
+        batch.ShouldAllBe(span => span.GetTagItem("messaging.batch.message_count") != null);
         spans.ShouldContain(span => span.Source.Name == "Npgsql" && batch.Any(b => b.SpanId == span.ParentSpanId), SpanAssertions.Describe(spans));
 
         // Background database polling is not traced on its own: every database span belongs to a request or a message.
@@ -94,6 +95,7 @@ public sealed class TracingTests(AppFixture fixture) : IntegrationContext(fixtur
     {
         var eventId = Guid.NewGuid();
         var upstream = ActivityTraceId.CreateRandom();
+        var since = DateTime.UtcNow;
         // An event type this service does not know: the handler logs a warning about it and stores nothing.
         var json = $$"""{"eventId":"{{eventId}}","eventType":"ORDER_SHIPPED","timestamp":"2025-01-30T10:15:30.123Z","orderId":5151,"userId":7,"totalAmount":7}""";
         await Host.TrackActivity().IncludeExternalTransports().Timeout(TrackingTimeout)
@@ -112,8 +114,12 @@ public sealed class TracingTests(AppFixture fixture) : IntegrationContext(fixtur
         var warning = Fixture.Telemetry.Logs.Entries.Single(entry => entry.Level == LogLevel.Warning && entry.Message.Contains(eventId.ToString()));
         warning.Scope["orderId"].ShouldBe(5151L);
         warning.Scope["eventId"].ShouldBe(eventId);
-        // Written by the batch that stored (here: skipped) it, so the trace is the batch's own.
-        warning.Scope["TraceId"]?.ToString().ShouldNotBeNullOrEmpty();
+        // Written by the batch that stored (here: skipped) it, so the trace is that batch's own: the one batch that ran
+        // since the record was produced.
+        var spans = await Fixture.Telemetry.WaitForSpans(all => all.Any(span => IsBatchHandler(span) && span.StartTimeUtc >= since), TrackingTimeout);
+        var batch = spans.SingleSpan(span => IsBatchHandler(span) && span.StartTimeUtc >= since, "the batch that handled the record");
+        warning.Scope.TryGetValue("TraceId", out var traceId).ShouldBeTrue("the log line has a TraceId in its scope");
+        $"{traceId}".ShouldBe(batch.TraceId.ToHexString());
     }
 
     private static ActivityTraceId? TraceOf(Headers headers) =>

@@ -24,8 +24,9 @@ public sealed class ProductConcurrencyTests(AppFixture fixture) : IntegrationCon
             s.StatusCodeShouldBe(expected);
         });
 
-    private async Task<string> NameOf(long id) =>
-        (await (await Host.Scenario(s => s.Get.Url($"/api/products/{id}"))).Json()).GetProperty("name").GetString()!;
+    private async Task<string> NameOf(long id) => (await Reread(id)).GetProperty("name").GetString()!;
+
+    private async Task<System.Text.Json.JsonElement> Reread(long id) => await (await Host.Scenario(s => s.Get.Url($"/api/products/{id}"))).Json();
 
     [Fact]
     public async Task the_second_of_two_admins_editing_the_same_version_gets_a_412_and_changes_nothing()
@@ -39,7 +40,9 @@ public sealed class ProductConcurrencyTests(AppFixture fixture) : IntegrationCon
 
         var stale = await Patch(admin, 2, new { name = "Second edit", price = 1 }, seenByBoth, 412);
         stale.Context.Response.ContentType!.ShouldStartWith("application/problem+json");
-        (await NameOf(2)).ShouldBe("First edit");
+        var unchanged = await Reread(2);
+        unchanged.GetProperty("name").GetString().ShouldBe("First edit");
+        unchanged.GetProperty("price").GetDecimal().ShouldNotBe(1m, "the refused edit's price must not be stored");
         (await ETagOf(2)).ShouldBe(newer);
 
         // With the current ETag (or "*") the edit applies.
@@ -67,7 +70,10 @@ public sealed class ProductConcurrencyTests(AppFixture fixture) : IntegrationCon
         var admin = await LoginAsAdmin();
         await Patch(admin, 4, new { price = 1.5m }, null, 200);
         await Patch(admin, 4, new { name = "Plain" }, null, 200);
-        (await NameOf(4)).ShouldBe("Plain");
+        // Each PATCH changes only the fields it names: the second keeps the first one's price.
+        var product = await Reread(4);
+        product.GetProperty("name").GetString().ShouldBe("Plain");
+        product.GetProperty("price").GetDecimal().ShouldBe(1.5m);
     }
 
     [Fact]

@@ -69,6 +69,7 @@ public sealed class ProductTests(AppFixture fixture) : IntegrationContext(fixtur
         product.GetProperty("name").GetString().ShouldBe("Wireless Mouse");
         product.GetProperty("price").GetDecimal().ShouldBe(16000m);
         product.GetProperty("status").GetString().ShouldBe("INACTIVE");
+        await ShouldRead(1, price: 16000m, status: "INACTIVE");
 
         var user = await RegisterAndLogin();
         await Host.Scenario(s =>
@@ -77,6 +78,16 @@ public sealed class ProductTests(AppFixture fixture) : IntegrationContext(fixtur
             s.WithBearerToken(user.Token);
             s.StatusCodeShouldBe(HttpStatusCode.Forbidden);
         });
+        await ShouldRead(1, price: 16000m, status: "INACTIVE");
+    }
+
+    /// <summary>What GET returns now: a change is proven stored, not only echoed by the PATCH response.</summary>
+    private async Task ShouldRead(long id, decimal price, string status)
+    {
+        var stored = await (await Host.Scenario(s => s.Get.Url($"/api/products/{id}"))).Json();
+        stored.GetProperty("name").GetString().ShouldBe("Wireless Mouse");
+        stored.GetProperty("price").GetDecimal().ShouldBe(price);
+        stored.GetProperty("status").GetString().ShouldBe(status);
     }
 
     [Fact]

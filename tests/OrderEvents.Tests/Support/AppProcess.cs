@@ -134,14 +134,15 @@ public sealed class AppProcess : IAsyncDisposable
     /// <paramref name="timeout"/> (default 90 s) stops the process before the exception leaves.
     /// </summary>
     public static async Task<AppProcess> ServeAsync(
-        IReadOnlyDictionary<string, string?>? settings = null, string name = "app", ITestOutputHelper? output = null, TimeSpan? timeout = null)
+        IReadOnlyDictionary<string, string?>? settings = null, string name = "app", ITestOutputHelper? output = null, TimeSpan? timeout = null,
+        string? workingDirectory = null)
     {
         var port = FreePort();
         var withAddress = new Dictionary<string, string?>(settings ?? new Dictionary<string, string?>())
         {
             ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}",
         };
-        var app = Start([], withAddress, name, output);
+        var app = Start([], withAddress, name, output, workingDirectory: workingDirectory);
         app.BaseAddress = $"http://127.0.0.1:{port}";
         app.Client = new HttpClient { BaseAddress = new Uri(app.BaseAddress), Timeout = TimeSpan.FromSeconds(30) };
         try

@@ -24,9 +24,10 @@ public sealed class SseClient : IAsyncDisposable
 
     public HttpResponseMessage Response => _response;
 
-    public static async Task<SseClient> ConnectAsync(HttpClient client, string? token, string? lastEventId = null)
+    public static async Task<SseClient> ConnectAsync(HttpClient client, string? token, string? lastEventId = null,
+        string path = "/api/notifications/stream")
     {
-        var request = new HttpRequestMessage(HttpMethod.Get, "/api/notifications/stream");
+        var request = new HttpRequestMessage(HttpMethod.Get, path);
         request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream"));
         if (token != null) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
         if (lastEventId != null) request.Headers.Add("Last-Event-ID", lastEventId);

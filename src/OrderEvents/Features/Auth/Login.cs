@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Identity;
 using Microsoft.AspNetCore.Mvc;
 using OrderEvents.Infrastructure.Http;
 using OrderEvents.Infrastructure.Auth;
+using Wolverine.Attributes;
 using Wolverine.Http;
 
 namespace OrderEvents.Features.Auth;
@@ -22,6 +23,10 @@ public static class LoginEndpoint
     // so response times do not reveal which emails are registered.
     private static readonly string UnknownUserHash = new PasswordHasher<User>().HashPassword(new User(), Guid.NewGuid().ToString());
 
+    [WolverineBefore]
+    public static ProblemDetails LimitAttemptsPerEmail(LoginRequest request, SignInAttempts attempts, HttpContext context) =>
+        attempts.Check(request.Email, context);
+
     [AllowAnonymous]
     [WolverinePost("/api/auth/login")]
     [ProducesResponseType<ProblemDetails>(StatusCodes.Status401Unauthorized, "application/problem+json")]
@@ -36,7 +41,10 @@ public static class LoginEndpoint
         var (token, expiresIn) = tokens.Issue(user);
         return TypedResults.Ok(new TokenResponse(token, "Bearer", expiresIn));
     }
+}
 
+public static class CurrentUserEndpoint
+{
     [WolverineGet("/api/auth/me")]
     [NoDatabase]
     public static CurrentUser Me(ClaimsPrincipal principal) =>

@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.AspNetCore.Mvc;
 using OrderEvents.Infrastructure.Http;
+using Wolverine.Attributes;
 using Wolverine.Http;
 
 namespace OrderEvents.Features.Auth;
@@ -24,6 +25,10 @@ public sealed class RegisterRequestValidator : AbstractValidator<RegisterRequest
 
 public static class RegisterEndpoint
 {
+    [WolverineBefore]
+    public static ProblemDetails LimitAttemptsPerEmail(RegisterRequest request, SignInAttempts attempts, HttpContext context) =>
+        attempts.Check(request.Email, context);
+
     public static async Task<ProblemDetails> ValidateAsync(RegisterRequest request, IValidator<RegisterRequest> validator, IQuerySession session)
     {
         var problems = validator.Check(request);

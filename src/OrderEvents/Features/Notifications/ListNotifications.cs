@@ -3,6 +3,7 @@ using Microsoft.EntityFrameworkCore;
 using OrderEvents.Infrastructure.Auth;
 using OrderEvents.Infrastructure.Http;
 using Wolverine.Http;
+using Wolverine.Attributes;
 
 namespace OrderEvents.Features.Notifications;
 
@@ -10,6 +11,7 @@ public static class ListNotificationsEndpoint
 {
     /// <summary>My notifications, newest first; the id breaks ties between equal timestamps so pages never overlap.</summary>
     [WolverineGet("/api/notifications")]
+    [NonTransactional]
     public static async Task<Page<NotificationResponse>> Get(ClaimsPrincipal user, NotificationsDbContext db, int? page, int? pageSize, CancellationToken cancellationToken)
     {
         var userId = user.UserId();

@@ -1,3 +1,4 @@
+using System.ComponentModel.DataAnnotations;
 using System.Globalization;
 using System.Security.Claims;
 using System.Text.Json;
@@ -10,11 +11,12 @@ using Wolverine.Http;
 
 namespace OrderEvents.Features.Notifications;
 
-public sealed class NotificationStreamOptions
+public sealed class NotificationStreamSettings
 {
     public const string Section = "Notifications:Stream";
 
     /// <summary>How often an idle stream sends a comment line (keeps proxies from closing it) and re-reads the table.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.010", "01:00:00")]
     public TimeSpan Heartbeat { get; set; } = TimeSpan.FromSeconds(15);
 }
 
@@ -34,7 +36,7 @@ public static class NotificationStreamEndpoint
     [ProducesResponseType<ProblemDetails>(StatusCodes.Status400BadRequest, "application/problem+json")]
     public static async Task Get(
         HttpContext context, ClaimsPrincipal user, NotificationsDbContext db, NotificationSignals signals,
-        IOptions<NotificationStreamOptions> options, IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions> json)
+        IOptions<NotificationStreamSettings> options, IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions> json)
     {
         var userId = user.UserId();
         var aborted = context.RequestAborted;

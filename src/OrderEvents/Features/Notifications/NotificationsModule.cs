@@ -1,5 +1,9 @@
+using JasperFx.Core;
 using Microsoft.EntityFrameworkCore;
+using OrderEvents.Features.Orders;
+using OrderEvents.Infrastructure.Hosting;
 using OrderEvents.Infrastructure.Postgres;
+using Wolverine;
 using Wolverine.EntityFrameworkCore;
 
 namespace OrderEvents.Features.Notifications;
@@ -21,8 +25,18 @@ public static class NotificationsModule
         if (builder.Configuration.GetValue("Notifications:MigrateOnStartup", builder.Environment.IsDevelopment()))
             builder.Services.AddHostedService<NotificationsMigrator>();
 
+        // Notifications are stored a batch at a time (NotifyUsersHandler): the events that arrive within a few
+        // milliseconds, up to 500, become one insert and one commit. Each event waits in the durable inbox until its
+        // batch committed, so nothing is lost in between. Batches run one at a time, in arrival order, which keeps
+        // each order's events in order.
+        builder.Services.ConfigureWolverine(opts => opts.BatchMessagesOf<OrderEvent>(batching =>
+        {
+            batching.BatchSize = 500;
+            batching.TriggerTime = 5.Milliseconds();
+        }).Sequential());
+
         // Live stream (GET /api/notifications/stream): one LISTEN connection per instance, shared by its streams.
-        builder.Services.Configure<NotificationStreamOptions>(builder.Configuration.GetSection(NotificationStreamOptions.Section));
+        builder.AddSettings<NotificationStreamSettings>(NotificationStreamSettings.Section);
         builder.Services.AddSingleton<NotificationSignals>();
         builder.Services.AddHostedService(services => services.GetRequiredService<NotificationSignals>());
         return builder;

@@ -5,6 +5,7 @@ using OrderEvents.Infrastructure.Auth;
 using OrderEvents.Infrastructure.Http;
 using Wolverine.Http;
 using Wolverine.Marten;
+using Wolverine.Attributes;
 
 namespace OrderEvents.Features.Orders;
 
@@ -27,6 +28,7 @@ public static class GetOrderEndpoint
 
     /// <summary>404 when the order does not exist or is someone else's.</summary>
     [WolverineGet("/api/orders/{id}")]
+    [NonTransactional]
     [ProducesResponseType<ProblemDetails>(StatusCodes.Status404NotFound, "application/problem+json")]
     public static OrderResponse Get([ReadAggregate] Order order) => OrderResponse.From(order);
 }
@@ -41,6 +43,7 @@ public static class GetOrderHistoryEndpoint
 
     /// <summary>The order's events, oldest first, as stored in its stream (owner only; 404 otherwise).</summary>
     [WolverineGet("/api/orders/{id}/events")]
+    [NonTransactional]
     [ProducesResponseType<ProblemDetails>(StatusCodes.Status404NotFound, "application/problem+json")]
     public static async Task<IReadOnlyList<OrderHistoryEntry>> Get([ReadAggregate] Order order, IQuerySession session, CancellationToken cancellationToken)
     {

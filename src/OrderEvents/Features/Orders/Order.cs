@@ -1,7 +1,33 @@
 using JasperFx;
+using Microsoft.AspNetCore.Mvc;
 using OrderEvents.Features.Products;
+using OrderEvents.Infrastructure.Http;
+using Wolverine.Http;
 
 namespace OrderEvents.Features.Orders;
+
+/// <summary>
+/// The events of an order's stream: the permanent, ordered record of what happened to it. Each is stored with the
+/// event id that the Kafka record and the notification carry too (see <see cref="LoggedEvent"/>).
+/// </summary>
+public interface IOrderEvent
+{
+    DateTimeOffset At { get; }
+}
+
+/// <summary>The order was placed: items with their price snapshot and the total computed on the server.</summary>
+public sealed record OrderPlaced(long OrderId, long UserId, IReadOnlyList<OrderItem> Items, decimal TotalAmount, DateTimeOffset At) : IOrderEvent
+{
+    public static OrderPlaced For(long orderId, long userId, IEnumerable<(Product Product, int Quantity)> lines, DateTimeOffset at)
+    {
+        var items = lines.Select(line => new OrderItem(line.Product.Id, line.Quantity, line.Product.Price)).ToList();
+        return new OrderPlaced(orderId, userId, items, items.Sum(item => item.Price * item.Quantity), at);
+    }
+}
+
+public sealed record OrderPaid(decimal Amount, DateTimeOffset At) : IOrderEvent;
+
+public sealed record OrderCancelled(DateTimeOffset At) : IOrderEvent;
 
 /// <summary>Serialized as "PENDING" / "PAID" / "CANCELLED".</summary>
 public enum OrderStatus
@@ -18,8 +44,8 @@ public sealed record OrderItem(long ProductId, int Quantity, decimal Price);
 /// The current state of one order: Marten's inline projection of the order's event stream, stored in the same
 /// transaction as each event, so reads and paging query a plain document. The stream key is the order number as
 /// text ("1042"); the API shows the number. Every change is an event (<see cref="OrderPlaced"/>,
-/// <see cref="OrderPaid"/>, <see cref="OrderCancelled"/>); the decisions about which change is allowed live in
-/// <see cref="OrderDecisions"/>.
+/// <see cref="OrderPaid"/>, <see cref="OrderCancelled"/>); the decisions about which change is allowed are
+/// <see cref="OrderDecisions"/> below.
 /// </summary>
 public sealed record Order
 {
@@ -63,4 +89,25 @@ public sealed record OrderResponse(
 {
     public static OrderResponse From(Order order) =>
         new(order.Id, order.UserId, order.TotalAmount, order.Status, order.CreatedAt, order.UpdatedAt, order.Items);
+}
+
+/// <summary>
+/// What may happen to an order, as pure functions of its current state (no I/O, unit-tested on their own).
+/// The only transitions are PENDING -> PAID and PENDING -> CANCELLED.
+/// </summary>
+public static class OrderDecisions
+{
+    /// <summary>Someone else's order is reported as missing (404, never 403), so ids reveal nothing.</summary>
+    public static ProblemDetails MustBeOwnedBy(Order order, long userId) =>
+        order.UserId == userId ? WolverineContinue.NoProblems : Validation.NotFound($"Order {order.Id} does not exist.");
+
+    /// <summary>404 for someone else's order; 409 for anything but a PENDING order, naming the status it has.</summary>
+    public static ProblemDetails MayMove(Order order, long userId, OrderStatus next) =>
+        MustBeOwnedBy(order, userId) is var notYours && notYours != WolverineContinue.NoProblems ? notYours
+        : order.Status == OrderStatus.Pending ? WolverineContinue.NoProblems
+        : Validation.Conflict($"Order {order.Id} is {order.Status.ToString().ToUpperInvariant()}; only a PENDING order can become {next.ToString().ToUpperInvariant()}.");
+
+    public static OrderPaid Pay(Order order, DateTimeOffset now) => new(order.TotalAmount, now);
+
+    public static OrderCancelled Cancel(DateTimeOffset now) => new(now);
 }

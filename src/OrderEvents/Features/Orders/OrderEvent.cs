@@ -1,11 +1,13 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using JasperFx.Events;
 
 namespace OrderEvents.Features.Orders;
 
 /// <summary>
-/// The record published to the `order-events` topic (key = order id), read by non-Wolverine consumers too:
+/// The contract of an order event on Kafka: the record published to the `order-events` topic (key = order id; routed
+/// in Infrastructure/Kafka/MessagingSetup), read by non-Wolverine consumers too:
 /// <c>{"eventId","eventType","timestamp","orderId","userId","totalAmount"}</c>, camelCase, timestamp in UTC with
 /// milliseconds ("2025-01-30T10:15:30.123Z").
 /// Every field is required when reading: a record without one is malformed (dead-lettered), never defaulted to 0.
@@ -41,6 +43,19 @@ public sealed record OrderEvent(
         order.UserId,
         // 15000.00 -> 15000: the amount reads the same however the catalog price was typed.
         order.TotalAmount / 1.000000000000000000000000000000000m);
+}
+
+/// <summary>
+/// One event id for the stored event, the Kafka record and the notification: the event is appended with the id
+/// its <see cref="OrderEvent"/> carries, so a replay from the log republishes the very same id.
+/// </summary>
+public static class LoggedEvent
+{
+    public static (IEvent Stored, OrderEvent Published) Of<T>(T data, Order after) where T : notnull, IOrderEvent
+    {
+        var published = OrderEvent.For(after, data, Guid.CreateVersion7());
+        return (new Event<T>(data) { Id = published.EventId }, published);
+    }
 }
 
 public static class OrderEventTypes

@@ -23,7 +23,6 @@ public static class OrdersModule
         // Idempotency-Key on POST /api/orders: Wolverine's stored responses, in its PostgreSQL message store.
         builder.Services.ConfigureWolverine(opts => opts.Durability.EnableDeduplicatedResponses = true);
         builder.Services.AddSingleton<OrderEventReplay>();
-        if (builder.Environment.IsDevelopment()) builder.Services.AddHostedService<LegacyOrderDocuments>();
         return builder;
     }
 }

@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Mvc;
 using Wolverine.Persistence;
 using OrderEvents.Infrastructure.Http;
 using Wolverine.Http;
+using Wolverine.Attributes;
 
 namespace OrderEvents.Features.Products;
 
@@ -20,6 +21,7 @@ public static class ListProductsEndpoint
 
     [AllowAnonymous]
     [WolverineGet("/api/products/{id}")]
+    [NonTransactional]
     [ProducesResponseType<ProblemDetails>(StatusCodes.Status404NotFound, "application/problem+json")]
     public static Ok<ProductResponse> GetOne(
         [Entity(OnMissing = OnMissing.ProblemDetailsWith404)] Product product, IQuerySession session, HttpResponse response)

@@ -7,6 +7,7 @@ using OrderEvents.Infrastructure.Http;
 using Wolverine.Attributes;
 using Wolverine.Http;
 using Wolverine.Marten;
+using Wolverine.Persistence;
 
 namespace OrderEvents.Features.Products;
 
@@ -29,14 +30,13 @@ public static class UpdateProductEndpoint
     public static ProblemDetails Validate(UpdateProductRequest request, IValidator<UpdateProductRequest> validator) =>
         validator.Check(request);
 
-    public static Task<Product?> LoadAsync(long id, IDocumentSession session) => session.LoadAsync<Product>(id);
-
+    /// <summary>412 when If-Match names another version than the one loaded.</summary>
     [WolverineBefore]
-    public static ProblemDetails RequireProduct(long id, Product? product, HttpRequest request, IDocumentSession session) =>
-        product is null
-            ? Validation.NotFound($"Product {id} does not exist.")
-            // The store below expects the loaded version, so a write that slips in after this check is a 412 as well.
-            : ProductVersion.Check(request, ProductVersion.ETag(session, product));
+    public static ProblemDetails RequireVersion(
+        [Entity(OnMissing = OnMissing.ProblemDetailsWith404, MissingMessage = "Product {Id} does not exist.")] Product product,
+        HttpRequest request, IDocumentSession session) =>
+        // The store below expects the loaded version, so a write that slips in after this check is a 412 as well.
+        ProductVersion.Check(request, ProductVersion.ETag(session, product));
 
     [Authorize(Roles = AuthSetup.AdminRole)]
     [WolverinePatch("/api/products/{id}")]

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Identity;
 using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.Tokens;
 using OrderEvents.Features.Auth;
+using OrderEvents.Infrastructure.Hosting;
 
 namespace OrderEvents.Infrastructure.Auth;
 
@@ -15,10 +16,9 @@ public static class AuthSetup
     public static WebApplicationBuilder AddAuth(this WebApplicationBuilder builder)
     {
         var services = builder.Services;
-        services.AddOptions<JwtSettings>()
-            .Bind(builder.Configuration.GetSection("Jwt"))
-            .PostConfigure<IHostEnvironment>((jwt, environment) => jwt.ApplyDefaults(environment))
-            .ValidateOnStart();
+        builder.AddSettings<JwtSettings>(JwtSettings.Section);
+        // Whether a key is acceptable depends on the environment: a default and a check of its own.
+        services.AddOptions<JwtSettings>().PostConfigure<IHostEnvironment>((jwt, environment) => jwt.ApplyDefaults(environment));
         services.AddSingleton<IValidateOptions<JwtSettings>, JwtSettingsValidation>();
 
         var adminEmails = builder.Configuration.GetSection("Auth:AdminEmails").Get<string[]>()
@@ -43,7 +43,7 @@ public static class AuthSetup
                 {
                     ValidIssuer = jwt.Issuer,
                     ValidAudience = jwt.Audience,
-                    IssuerSigningKey = jwt.SecurityKey,
+                    IssuerSigningKey = jwt.SecurityKey(),
                     ValidAlgorithms = [SecurityAlgorithms.HmacSha256],
                     NameClaimType = "sub",
                     RoleClaimType = "role",

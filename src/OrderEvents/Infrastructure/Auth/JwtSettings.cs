@@ -7,6 +7,8 @@ namespace OrderEvents.Infrastructure.Auth;
 /// <summary>The "Jwt" configuration section (Jwt__SigningKey, Jwt__Issuer, Jwt__Audience, Jwt__TokenLifetime).</summary>
 public sealed class JwtSettings
 {
+    public const string Section = "Jwt";
+
     /// <summary>Used only in Development when no key is configured; refused everywhere else.</summary>
     public const string DevelopmentSigningKey = "orderevents-development-only-signing-key-do-not-use-in-production";
 
@@ -15,7 +17,8 @@ public sealed class JwtSettings
     public string Audience { get; set; } = "orderevents";
     public TimeSpan TokenLifetime { get; set; } = TimeSpan.FromHours(1);
 
-    public SymmetricSecurityKey SecurityKey => new(Encoding.UTF8.GetBytes(SigningKey));
+    // A method, not a property: the settings' validation reads every property, and an empty key cannot make one.
+    public SymmetricSecurityKey SecurityKey() => new(Encoding.UTF8.GetBytes(SigningKey));
 
     /// <summary>Development runs with zero configuration; every other environment must bring its own key.</summary>
     public void ApplyDefaults(IHostEnvironment environment)

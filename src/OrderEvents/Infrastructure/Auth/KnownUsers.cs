@@ -29,9 +29,16 @@ public sealed class KnownUsers(IMemoryCache cache, IDocumentStore store)
         return true;
     }
 
-    /// <summary>The numeric subject of a principal, or null when it has none that can be a user id.</summary>
+    /// <summary>
+    /// The numeric subject of a principal, or null when it has none that can be a user id. Only the canonical spelling
+    /// counts ("42", never "042"): the service issues no other, so any other names nobody.
+    /// </summary>
     public static long? Subject(ClaimsPrincipal? principal) =>
-        long.TryParse(principal?.FindFirstValue("sub"), System.Globalization.NumberStyles.None, null, out var id) && id > 0 ? id : null;
+        principal?.FindFirstValue("sub") is { } subject
+        && long.TryParse(subject, System.Globalization.NumberStyles.None, null, out var id) && id > 0
+        && subject == id.ToString(System.Globalization.CultureInfo.InvariantCulture)
+            ? id
+            : null;
 
     /// <summary>JwtBearer events: check the subject after the signature, and keep a database outage a 503 (not a 401).</summary>
     public static JwtBearerEvents Events() => new()

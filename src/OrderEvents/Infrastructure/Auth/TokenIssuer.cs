@@ -26,7 +26,7 @@ public sealed class TokenIssuer(IOptions<JwtSettings> options, AdminEmails admin
             IssuedAt = now,
             NotBefore = now,
             Expires = now + settings.TokenLifetime,
-            SigningCredentials = new SigningCredentials(settings.SecurityKey, SecurityAlgorithms.HmacSha256),
+            SigningCredentials = new SigningCredentials(settings.SecurityKey(), SecurityAlgorithms.HmacSha256),
             Subject = new ClaimsIdentity(
             [
                 new Claim(JwtRegisteredClaimNames.Sub, user.Id.ToString()),

@@ -1,15 +1,22 @@
+using System.ComponentModel.DataAnnotations;
 using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.Mvc;
+using OrderEvents.Infrastructure.Hosting;
 
 namespace OrderEvents.Infrastructure.Http;
 
 /// <summary>Section "Admission": how many API requests run at once, and how long one may wait for its turn.</summary>
-public sealed class AdmissionOptions
+public sealed class AdmissionSettings
 {
     public const string Section = "Admission";
 
+    [Range(1, 100_000)]
     public int MaxConcurrentRequests { get; set; } = 32;
+
+    [Range(0, 1_000_000)]
     public int QueueLimit { get; set; } = 2_000;
+
+    [Range(typeof(TimeSpan), "00:00:00.001", "00:10:00")]
     public TimeSpan MaxQueueWait { get; set; } = TimeSpan.FromSeconds(2);
 }
 
@@ -20,7 +27,7 @@ public sealed class AdmissionOptions
 /// holding nothing, and one that cannot start within MaxQueueWait gets a 503 with Retry-After at once.
 /// Health probes and the long-lived notification stream are not counted.
 /// </summary>
-public sealed class AdmissionControl(RequestDelegate next, ConcurrencyLimiter limiter, AdmissionOptions options,
+public sealed class AdmissionControl(RequestDelegate next, ConcurrencyLimiter limiter, AdmissionSettings options,
     IProblemDetailsService problemDetails, ILogger<AdmissionControl> logger)
 {
     public async Task InvokeAsync(HttpContext context)
@@ -74,16 +81,17 @@ public static class AdmissionControlSetup
 {
     public static WebApplicationBuilder AddAdmissionControl(this WebApplicationBuilder builder)
     {
-        var options = builder.Configuration.GetSection(AdmissionOptions.Section).Get<AdmissionOptions>() ?? new AdmissionOptions();
-        if (options.MaxConcurrentRequests < 1 || options.QueueLimit < 0 || options.MaxQueueWait <= TimeSpan.Zero)
-            throw new InvalidOperationException($"{AdmissionOptions.Section}: MaxConcurrentRequests must be at least 1, QueueLimit at least 0 and MaxQueueWait positive.");
-        builder.Services.AddSingleton(options);
-        builder.Services.AddSingleton(new ConcurrencyLimiter(new ConcurrencyLimiterOptions
+        builder.AddSettings<AdmissionSettings>(AdmissionSettings.Section);
+        builder.Services.AddSingleton(services =>
         {
-            PermitLimit = options.MaxConcurrentRequests,
-            QueueLimit = options.QueueLimit,
-            QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
-        }));
+            var settings = services.GetRequiredService<AdmissionSettings>();
+            return new ConcurrencyLimiter(new ConcurrencyLimiterOptions
+            {
+                PermitLimit = settings.MaxConcurrentRequests,
+                QueueLimit = settings.QueueLimit,
+                QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
+            });
+        });
         return builder;
     }
 }

@@ -1,21 +1,27 @@
-using System.Text.Json;
+using System.ComponentModel.DataAnnotations;
 using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.RateLimiting;
+using Microsoft.Extensions.Options;
+using OrderEvents.Infrastructure.Hosting;
+using Wolverine.Http;
 
 namespace OrderEvents.Infrastructure.Http;
 
 /// <summary>Section "RateLimits:Auth": fixed windows for POST /api/auth/login and /api/auth/register.</summary>
-public sealed class AuthRateLimitOptions
+public sealed class AuthRateLimitSettings
 {
     public const string Section = "RateLimits:Auth";
 
     /// <summary>Attempts one client address may make per window (both endpoints together).</summary>
+    [Range(1, int.MaxValue)]
     public int PermitsPerAddress { get; set; } = 30;
 
     /// <summary>Attempts per email address per window, from any client (slows password guessing on one account).</summary>
+    [Range(1, int.MaxValue)]
     public int PermitsPerEmail { get; set; } = 10;
 
+    [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")]
     public TimeSpan Window { get; set; } = TimeSpan.FromMinutes(1);
 }
 
@@ -26,61 +32,68 @@ public static class AuthRateLimits
     /// <summary>Whether a route is rate limited (the OpenAPI document lists its 429).</summary>
     public static bool IsLimited(string path) => LimitedPaths.Contains(new PathString(path));
 
-    /// <summary>ASP.NET Core's rate limiter, chained per client address and per email; 429 with Retry-After.</summary>
+    /// <summary>
+    /// Per client address: ASP.NET Core's rate limiter, before anything reads the request. Per email: the endpoints
+    /// ask <see cref="SignInAttempts"/> once Wolverine has bound the request. Both answer 429 with Retry-After.
+    /// </summary>
     public static WebApplicationBuilder AddAuthRateLimits(this WebApplicationBuilder builder)
     {
-        var limits = builder.Configuration.GetSection(AuthRateLimitOptions.Section).Get<AuthRateLimitOptions>() ?? new AuthRateLimitOptions();
-        if (limits.PermitsPerAddress < 1 || limits.PermitsPerEmail < 1 || limits.Window <= TimeSpan.Zero)
-            throw new InvalidOperationException($"{AuthRateLimitOptions.Section}: PermitsPerAddress and PermitsPerEmail must be at least 1 and Window positive.");
-
-        builder.Services.AddRateLimiter(options =>
+        builder.AddSettings<AuthRateLimitSettings>(AuthRateLimitSettings.Section);
+        builder.Services.AddSingleton<SignInAttempts>();
+        builder.Services.AddRateLimiter(_ => { });
+        builder.Services.AddOptions<RateLimiterOptions>().Configure<AuthRateLimitSettings>((options, limits) =>
         {
-            options.GlobalLimiter = PartitionedRateLimiter.CreateChained(
-                PartitionedRateLimiter.Create<HttpContext, string>(context => IsLimited(context)
-                    ? Window("address:" + (context.Connection.RemoteIpAddress?.ToString() ?? "unknown"), limits.PermitsPerAddress, limits.Window)
-                    : RateLimitPartition.GetNoLimiter("")),
-                PartitionedRateLimiter.Create<HttpContext, string>(context => IsLimited(context) && EmailOf(context) is { } email
-                    ? Window("email:" + email, limits.PermitsPerEmail, limits.Window)
-                    : RateLimitPartition.GetNoLimiter("")));
-            options.OnRejected = async (rejected, _) =>
+            options.GlobalLimiter = PartitionedRateLimiter.Create<HttpContext, string>(context => IsLimited(context)
+                ? Window("address:" + (context.Connection.RemoteIpAddress?.ToString() ?? "unknown"), limits.PermitsPerAddress, limits.Window)
+                : RateLimitPartition.GetNoLimiter(""));
+            options.OnRejected = (rejected, _) =>
             {
                 var context = rejected.HttpContext;
-                var retryAfter = rejected.Lease.TryGetMetadata(MetadataName.RetryAfter, out var wait) ? wait : limits.Window;
                 context.Response.StatusCode = StatusCodes.Status429TooManyRequests;
-                context.Response.Headers.RetryAfter = ((int)Math.Ceiling(retryAfter.TotalSeconds)).ToString();
-                context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(nameof(AuthRateLimits))
-                    .LogWarning("{Method} {Path}: 429, rate limit reached for {Address}", context.Request.Method, context.Request.Path, context.Connection.RemoteIpAddress);
-                await context.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
-                {
-                    HttpContext = context,
-                    ProblemDetails = new ProblemDetails
-                    {
-                        Status = StatusCodes.Status429TooManyRequests,
-                        Title = "Too many requests",
-                        Detail = $"Too many sign-in or registration attempts; retry after {context.Response.Headers.RetryAfter} seconds.",
-                    },
-                });
+                var problem = TooMany(context, rejected.Lease, limits.Window, "address " + context.Connection.RemoteIpAddress);
+                return context.RequestServices.GetRequiredService<IProblemDetailsService>()
+                    .WriteAsync(new ProblemDetailsContext { HttpContext = context, ProblemDetails = problem });
             };
         });
         return builder;
     }
 
-    private static bool IsLimited(HttpContext context) =>
-        HttpMethods.IsPost(context.Request.Method) && LimitedPaths.Any(path => context.Request.Path.Equals(path, StringComparison.OrdinalIgnoreCase));
-
-    private static RateLimitPartition<string> Window(string key, int permits, TimeSpan window) =>
+    internal static RateLimitPartition<string> Window(string key, int permits, TimeSpan window) =>
         RateLimitPartition.GetFixedWindowLimiter(key, _ => new FixedWindowRateLimiterOptions { PermitLimit = permits, Window = window, QueueLimit = 0 });
 
-    /// <summary>The normalized "email" of the body JsonBodyGuard has already checked and buffered.</summary>
-    private static string? EmailOf(HttpContext context)
+    /// <summary>The 429 for a refused lease: Retry-After from the limiter (else the whole window), and a warning.</summary>
+    internal static ProblemDetails TooMany(HttpContext context, RateLimitLease lease, TimeSpan window, string who)
     {
-        if (context.Features.Get<BufferedJsonBody>() is not { } body) return null;
-        using var document = JsonDocument.Parse(body.Bytes);
-        // Property names bind case-insensitively, so "Email" counts as the same field.
-        var email = document.RootElement.EnumerateObject().FirstOrDefault(p => p.Name.Equals("email", StringComparison.OrdinalIgnoreCase)).Value;
-        return email.ValueKind == JsonValueKind.String ? email.GetString()!.Trim().ToLowerInvariant() : null;
+        var retryAfter = lease.TryGetMetadata(MetadataName.RetryAfter, out var wait) ? wait : window;
+        context.Response.Headers.RetryAfter = ((int)Math.Ceiling(retryAfter.TotalSeconds)).ToString();
+        context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(nameof(AuthRateLimits))
+            .LogWarning("{Method} {Path}: 429, rate limit reached for {Who}", context.Request.Method, context.Request.Path, who);
+        return new ProblemDetails
+        {
+            Status = StatusCodes.Status429TooManyRequests,
+            Title = "Too many requests",
+            Detail = $"Too many sign-in or registration attempts; retry after {context.Response.Headers.RetryAfter} seconds.",
+        };
     }
+
+    private static bool IsLimited(HttpContext context) =>
+        HttpMethods.IsPost(context.Request.Method) && LimitedPaths.Any(path => context.Request.Path.Equals(path, StringComparison.OrdinalIgnoreCase));
 }
 
-/// <summary>A request body JsonBodyGuard has read, checked (UTF-8, valid JSON object) and kept in memory.</summary>
-public sealed record BufferedJsonBody(byte[] Bytes);
+/// <summary>
+/// Sign-in and registration attempts per email, from any client address. The endpoints check the email of the request
+/// Wolverine bound (a [WolverineBefore] step), so this limit needs nothing from any other middleware.
+/// </summary>
+public sealed class SignInAttempts(IOptions<AuthRateLimitSettings> settings)
+{
+    private readonly PartitionedRateLimiter<string> _perEmail = PartitionedRateLimiter.Create<string, string>(
+        email => AuthRateLimits.Window(email, settings.Value.PermitsPerEmail, settings.Value.Window));
+
+    /// <summary>No problem, or the 429 once <paramref name="email"/> (trimmed, any case) used up its window.</summary>
+    public ProblemDetails Check(string? email, HttpContext context)
+    {
+        if (string.IsNullOrWhiteSpace(email)) return WolverineContinue.NoProblems;
+        using var lease = _perEmail.AttemptAcquire(email.Trim().ToLowerInvariant());
+        return lease.IsAcquired ? WolverineContinue.NoProblems : AuthRateLimits.TooMany(context, lease, settings.Value.Window, "an email address");
+    }
+}

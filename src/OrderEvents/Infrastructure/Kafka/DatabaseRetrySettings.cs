@@ -1,37 +1,32 @@
+using System.ComponentModel.DataAnnotations;
 using System.Globalization;
-using JasperFx.Core;
 
 namespace OrderEvents.Infrastructure.Kafka;
 
 /// <summary>
-/// How the Kafka listener rides out a PostgreSQL outage: retry in place with these cooldowns, then pause the listener
-/// and take the same record again. Configuration (<c>Messaging:DatabaseRetry:DelaysMs</c>, comma-separated
-/// milliseconds, and <c>Messaging:DatabaseRetry:PauseSeconds</c>) so tests can run the whole path in a second.
+/// Section "Messaging:DatabaseRetry": how the Kafka listener rides out a PostgreSQL outage. Retry in place with these
+/// cooldowns (about a minute: keeps per-partition order and stays well inside Kafka's 5-minute poll interval), then
+/// pause the listener and take the same records again. Configurable so tests can run the whole path in a second.
 /// </summary>
-public sealed record DatabaseRetrySettings(TimeSpan[] Delays, TimeSpan Pause)
+public sealed class DatabaseRetrySettings
 {
-    /// <summary>About a minute in place: keeps per-partition order and stays well inside Kafka's 5-minute poll interval.</summary>
-    public static readonly DatabaseRetrySettings Default = new(
-        [50.Milliseconds(), 250.Milliseconds(), 1.Seconds(), 2.Seconds(), 5.Seconds(),
-         10.Seconds(), 10.Seconds(), 10.Seconds(), 10.Seconds(), 10.Seconds(), 10.Seconds()],
-        5.Seconds());
+    public const string Section = "Messaging:DatabaseRetry";
 
-    public static DatabaseRetrySettings From(IConfiguration configuration)
-    {
-        var section = configuration.GetSection("Messaging:DatabaseRetry");
-        var delays = section["DelaysMs"] is { Length: > 0 } list
-            ? list.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
-                .Select(ms => TimeSpan.FromMilliseconds(Positive(double.Parse(ms, CultureInfo.InvariantCulture), "DelaysMs")))
-                .ToArray()
-            : Default.Delays;
-        var pause = section["PauseSeconds"] is { Length: > 0 } seconds
-            ? TimeSpan.FromSeconds(Positive(double.Parse(seconds, CultureInfo.InvariantCulture), "PauseSeconds"))
-            : Default.Pause;
-        if (delays.Length == 0) throw new InvalidOperationException("Messaging:DatabaseRetry:DelaysMs needs at least one delay");
-        return new DatabaseRetrySettings(delays, pause);
-    }
+    /// <summary>The in-place retry cooldowns: comma-separated milliseconds, each at least 1.</summary>
+    [Required, RegularExpression(@"^\s*[1-9][0-9]*(\s*,\s*[1-9][0-9]*)*\s*$", ErrorMessage = "Messaging:DatabaseRetry:DelaysMs must be positive whole milliseconds separated by commas, e.g. 50,250,1000.")]
+    public string DelaysMs { get; set; } = "50,250,1000,2000,5000,10000,10000,10000,10000,10000,10000";
 
-    private static double Positive(double value, string key) => value > 0
-        ? value
-        : throw new InvalidOperationException($"Messaging:DatabaseRetry:{key} must be positive, got {value}");
+    /// <summary>How long the listeners pause once the retries are used up.</summary>
+    [Range(0.001, 3600)]
+    public double PauseSeconds { get; set; } = 5;
+
+    // Read while Wolverine is configured, before the host validates the settings: what does not parse is left out here
+    // and stops start-up there, naming the setting.
+    public TimeSpan[] Delays =>
+    [
+        .. DelaysMs.Split(',').Select(ms => int.TryParse(ms, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) ? value : 0)
+            .Where(ms => ms > 0).Select(ms => TimeSpan.FromMilliseconds(ms)),
+    ];
+
+    public TimeSpan Pause => TimeSpan.FromSeconds(PauseSeconds);
 }

@@ -2,6 +2,7 @@ using JasperFx.Core;
 using JasperFx;
 using Npgsql;
 using OrderEvents.Features.Orders;
+using OrderEvents.Infrastructure.Hosting;
 using Wolverine;
 using Wolverine.EntityFrameworkCore;
 using Wolverine.ErrorHandling;
@@ -20,13 +21,11 @@ public static class MessagingSetup
     /// </summary>
     public static WebApplicationBuilder AddMessaging(this WebApplicationBuilder builder)
     {
-        var kafka = KafkaSettings.From(builder.Configuration);
+        var kafka = builder.AddSettings<KafkaSettings>(section: null);
+        var databaseRetry = builder.AddSettings<DatabaseRetrySettings>(DatabaseRetrySettings.Section);
         // Without KAFKA_BROKERS, the development broker (Infrastructure/Embedded) gives its address when the host starts.
         var brokers = kafka.Brokers ?? "";
 
-        builder.Services.AddSingleton(kafka);
-        builder.Services.AddKafkaClientOptions(builder.Configuration);
-        var tuning = KafkaClientOptions.From(builder.Configuration);
         builder.Host.UseWolverine(opts =>
         {
             opts.ServiceName = "OrderEvents";
@@ -49,7 +48,6 @@ public static class MessagingSetup
             // place (about a minute by default, see DatabaseRetrySettings); past that, pause the Kafka listeners (no
             // more records into the inbox) and run the same batch again after the pause, for as long as the outage
             // lasts. Its events stay in the durable inbox meanwhile, so a restart takes them up too.
-            var databaseRetry = DatabaseRetrySettings.From(builder.Configuration);
             opts.OnException(exception => exception is NpgsqlException || exception.InnerException is NpgsqlException)
                 .RetryWithCooldown(databaseRetry.Delays)
                 .Then.CustomActionIndefinitely(async (runtime, lifecycle, exception) =>
@@ -61,17 +59,7 @@ public static class MessagingSetup
                     await lifecycle.RetryExecutionNowAsync();
                 }, $"pause the Kafka listeners for {databaseRetry.Pause}, then run the batch again");
 
-            // Notifications are stored a batch at a time (NotifyUsersHandler): the events that arrive within a few
-            // milliseconds, up to 500, become one insert and one commit. Each event waits in the durable inbox until
-            // its batch committed, so nothing is lost in between. Batches run one at a time, in arrival order, which
-            // keeps each order's events in order.
-            opts.BatchMessagesOf<OrderEvent>(batching =>
-            {
-                batching.BatchSize = 500;
-                batching.TriggerTime = 5.Milliseconds();
-            }).Sequential();
-
-            if (kafka.Enabled) UseKafka(opts, kafka, brokers, tuning);
+            if (kafka.Enabled) UseKafka(opts, kafka, brokers);
             else
             {
                 opts.PublishMessage<OrderEvent>().ToLocalQueue(KafkaSettings.OrderEventsTopic).UseDurableInbox();
@@ -95,7 +83,7 @@ public static class MessagingSetup
         durability.FirstNodeReassignmentExecution = 200.Milliseconds();
     }
 
-    private static void UseKafka(WolverineOptions opts, KafkaSettings kafka, string brokers, KafkaClientOptions tuning)
+    private static void UseKafka(WolverineOptions opts, KafkaSettings kafka, string brokers)
     {
         opts.UseKafka(brokers)
             .ConfigureClient(client => client.ClientId = kafka.ClientId)
@@ -107,14 +95,13 @@ public static class MessagingSetup
                 // larger than librdkafka's default 1,000,000 bytes and could not be dead-lettered (the broker's/topic's
                 // own limit still applies). Our own events are a few KB.
                 producer.MessageMaxBytes = KafkaSettings.MaxRecordBytes;
-                tuning.ApplyTo(producer);
+                kafka.ApplyTo(producer);
             })
             .ConfigureConsumers(consumer =>
             {
-                consumer.GroupId = kafka.GroupId;
                 // A new group reads the topic from its start: nothing published before its first run is missed.
                 consumer.AutoOffsetReset = Confluent.Kafka.AutoOffsetReset.Earliest;
-                tuning.ApplyTo(consumer);
+                kafka.ApplyTo(consumer);
             })
             .DeadLetterQueueTopicName(KafkaSettings.DeadLetterTopic);
         // Topics are created by whoever runs the broker (the embedded broker, docker-compose, ops), never by the app:
@@ -141,7 +128,7 @@ public static class MessagingSetup
             // Records from non-Wolverine producers carry no message-type header: they are order events.
             .DefaultIncomingMessage<OrderEvent>()
             // Each fetched chunk of records goes into the durable inbox in one insert; only then are their offsets
-            // stored. Taken one at a time, in offset order, into the notification batches (see above).
+            // stored. Taken one at a time, in offset order, into the notification batches (NotificationsModule).
             // Back-pressure: past 1,000 events in flight (Wolverine's default) the listener stops its consumer and
             // restarts it below 500, which stalled a burst's notifications for seconds at a time; events wait in
             // PostgreSQL either way, so a larger buffer only costs memory (about 1 KB an event).

@@ -20,10 +20,10 @@ namespace Internal.Generated.WolverineHandlers
 
         public override async System.Threading.Tasks.Task Handle(Microsoft.AspNetCore.Http.HttpContext httpContext)
         {
-            Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "OrderEvents.Features.Auth.LoginEndpoint").SetTag("http.route", "/api/auth/me").SetTag("http.request.method", "GET");
+            Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "OrderEvents.Features.Auth.CurrentUserEndpoint").SetTag("http.route", "/api/auth/me").SetTag("http.request.method", "GET");
             
             // The actual HTTP request handler execution
-            var currentUser_response = OrderEvents.Features.Auth.LoginEndpoint.Me(httpContext.User);
+            var currentUser_response = OrderEvents.Features.Auth.CurrentUserEndpoint.Me(httpContext.User);
 
             // Writing the response body to JSON because this was the first 'return variable' in the method signature
             await WriteJsonAsync(httpContext, currentUser_response, 404);

@@ -3,7 +3,6 @@
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using System;
-using System.Collections.Generic;
 using System.Linq;
 using Wolverine.Http;
 using Wolverine.Runtime;
@@ -16,14 +15,12 @@ namespace Internal.Generated.WolverineHandlers
     {
         private readonly Wolverine.Http.WolverineHttpOptions _wolverineHttpOptions;
         private readonly Microsoft.Extensions.DependencyInjection.IServiceScopeFactory _serviceScopeFactory;
-        private readonly System.Collections.Generic.IEnumerable<Wolverine.EntityFrameworkCore.IDomainEventScraper> _domainEventScraperIEnumerable;
         private readonly Wolverine.Runtime.IWolverineRuntime _wolverineRuntime;
 
-        public GET_api_notifications(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, Microsoft.Extensions.DependencyInjection.IServiceScopeFactory serviceScopeFactory, System.Collections.Generic.IEnumerable<Wolverine.EntityFrameworkCore.IDomainEventScraper> domainEventScraperIEnumerable, Wolverine.Runtime.IWolverineRuntime wolverineRuntime) : base(wolverineHttpOptions)
+        public GET_api_notifications(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, Microsoft.Extensions.DependencyInjection.IServiceScopeFactory serviceScopeFactory, Wolverine.Runtime.IWolverineRuntime wolverineRuntime) : base(wolverineHttpOptions)
         {
             _wolverineHttpOptions = wolverineHttpOptions;
             _serviceScopeFactory = serviceScopeFactory;
-            _domainEventScraperIEnumerable = domainEventScraperIEnumerable;
             _wolverineRuntime = wolverineRuntime;
         }
 
@@ -35,64 +32,38 @@ namespace Internal.Generated.WolverineHandlers
             // This service has been marked as requiring service location independent of Wolverine's ability to use constructor injection of everything else
             var notificationsDbContext = Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<OrderEvents.Features.Notifications.NotificationsDbContext>(serviceScope.ServiceProvider);
             Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "OrderEvents.Features.Notifications.ListNotificationsEndpoint").SetTag("http.route", "/api/notifications").SetTag("http.request.method", "GET");
+            string page_rawValue = httpContext.Request.Query["page"];
+            System.Nullable<int> page = default;
+
+            if (page_rawValue != null && int.TryParse(page_rawValue, System.Globalization.CultureInfo.InvariantCulture, out var page_parsed))
+            {
+                page = page_parsed;
+            }
+            else if (!string.IsNullOrEmpty(page_rawValue))
+            {
+                await WriteQueryValueParsingProblem(httpContext, "page", page_rawValue, "int").ConfigureAwait(false);
+                return;
+            }
+
+            string pageSize_rawValue = httpContext.Request.Query["pageSize"];
+            System.Nullable<int> pageSize = default;
+
+            if (pageSize_rawValue != null && int.TryParse(pageSize_rawValue, System.Globalization.CultureInfo.InvariantCulture, out var pageSize_parsed))
+            {
+                pageSize = pageSize_parsed;
+            }
+            else if (!string.IsNullOrEmpty(pageSize_rawValue))
+            {
+                await WriteQueryValueParsingProblem(httpContext, "pageSize", pageSize_rawValue, "int").ConfigureAwait(false);
+                return;
+            }
+
             
-            // Enroll the DbContext & IMessagingContext in the outgoing Wolverine outbox transaction
-            var efCoreEnvelopeTransaction = new Wolverine.EntityFrameworkCore.Internals.EfCoreEnvelopeTransaction(notificationsDbContext, messageContext, _domainEventScraperIEnumerable);
-            await messageContext.EnlistInOutboxAsync(efCoreEnvelopeTransaction).ConfigureAwait(false);
-            // Start the actual database transaction if one does not already exist
-            if (notificationsDbContext.Database.CurrentTransaction == null)
-            {
-                await notificationsDbContext.Database.BeginTransactionAsync(httpContext.RequestAborted).ConfigureAwait(false);
-            }
+            // The actual HTTP request handler execution
+            var pageOfNotificationResponse_response = await OrderEvents.Features.Notifications.ListNotificationsEndpoint.Get(httpContext.User, notificationsDbContext, page, pageSize, httpContext.RequestAborted).ConfigureAwait(false);
 
-            try
-            {
-                string page_rawValue = httpContext.Request.Query["page"];
-                System.Nullable<int> page = default;
-
-                if (page_rawValue != null && int.TryParse(page_rawValue, System.Globalization.CultureInfo.InvariantCulture, out var page_parsed))
-                {
-                    page = page_parsed;
-                }
-                else if (!string.IsNullOrEmpty(page_rawValue))
-                {
-                    await WriteQueryValueParsingProblem(httpContext, "page", page_rawValue, "int").ConfigureAwait(false);
-                    return;
-                }
-
-                string pageSize_rawValue = httpContext.Request.Query["pageSize"];
-                System.Nullable<int> pageSize = default;
-
-                if (pageSize_rawValue != null && int.TryParse(pageSize_rawValue, System.Globalization.CultureInfo.InvariantCulture, out var pageSize_parsed))
-                {
-                    pageSize = pageSize_parsed;
-                }
-                else if (!string.IsNullOrEmpty(pageSize_rawValue))
-                {
-                    await WriteQueryValueParsingProblem(httpContext, "pageSize", pageSize_rawValue, "int").ConfigureAwait(false);
-                    return;
-                }
-
-                
-                // The actual HTTP request handler execution
-                var pageOfNotificationResponse_response = await OrderEvents.Features.Notifications.ListNotificationsEndpoint.Get(httpContext.User, notificationsDbContext, page, pageSize, httpContext.RequestAborted).ConfigureAwait(false);
-
-                
-                // Added by EF Core Transaction Middleware
-                var result_of_SaveChangesAsync = await notificationsDbContext.SaveChangesAsync(httpContext.RequestAborted).ConfigureAwait(false);
-
-                // Commit the EF Core transaction before writing the response (GH-2917). The outbox flush follows in its own frame (GH-4742)
-                await efCoreEnvelopeTransaction.CommitAsync(httpContext.RequestAborted, flushOutgoingMessages: false).ConfigureAwait(false);
-                // GH-2917/GH-4742: flush the outbox after the commit and before the response is written
-                await Wolverine.EntityFrameworkCore.EfCoreOutboxFlushing.FlushOutgoingMessagesAsync(messageContext).ConfigureAwait(false);
-                // Writing the response body to JSON because this was the first 'return variable' in the method signature
-                await WriteJsonAsync(httpContext, pageOfNotificationResponse_response, 404);
-            }
-            catch (System.Exception)
-            {
-                await efCoreEnvelopeTransaction.RollbackAsync().ConfigureAwait(false);
-                throw;
-            }
+            // Writing the response body to JSON because this was the first 'return variable' in the method signature
+            await WriteJsonAsync(httpContext, pageOfNotificationResponse_response, 404);
         }
     }
 

@@ -57,14 +57,6 @@ namespace Internal.Generated.WolverineHandlers
             // The actual HTTP request handler execution
             var orderResponse_response = OrderEvents.Features.Orders.GetOrderEndpoint.Get(order);
 
-            
-            // Save all pending changes to this Marten session
-            await documentSession.SaveChangesAsync(httpContext.RequestAborted).ConfigureAwait(false);
-
-            
-            // Have to flush outgoing messages just in case Marten did nothing because of https://github.com/JasperFx/wolverine/issues/536
-            await messageContext.FlushOutgoingMessagesAsync().ConfigureAwait(false);
-
             // Writing the response body to JSON because this was the first 'return variable' in the method signature
             await WriteJsonAsync(httpContext, orderResponse_response, 404);
         }

@@ -56,14 +56,6 @@ namespace Internal.Generated.WolverineHandlers
             // The actual HTTP request handler execution
             var okOfProductResponse = OrderEvents.Features.Products.ListProductsEndpoint.GetOne(product, ((Marten.IQuerySession)documentSession), httpContext.Response);
 
-            
-            // Save all pending changes to this Marten session
-            await documentSession.SaveChangesAsync(httpContext.RequestAborted).ConfigureAwait(false);
-
-            
-            // Have to flush outgoing messages just in case Marten did nothing because of https://github.com/JasperFx/wolverine/issues/536
-            await messageContext.FlushOutgoingMessagesAsync().ConfigureAwait(false);
-
             await okOfProductResponse.ExecuteAsync(httpContext).ConfigureAwait(false);
         }
     }

@@ -9,7 +9,7 @@ namespace Internal.Generated.WolverineHandlers
     {
         public override System.Type[] EndpointTypes()
         {
-            return new System.Type[] { typeof(OrderEvents.Features.Auth.LoginEndpoint), typeof(OrderEvents.Features.Auth.RegisterEndpoint), typeof(OrderEvents.Features.Notifications.ListNotificationsEndpoint), typeof(OrderEvents.Features.Notifications.NotificationStreamEndpoint), typeof(OrderEvents.Features.Orders.CancelOrderEndpoint), typeof(OrderEvents.Features.Orders.CreateOrderEndpoint), typeof(OrderEvents.Features.Orders.GetOrderEndpoint), typeof(OrderEvents.Features.Orders.GetOrderHistoryEndpoint), typeof(OrderEvents.Features.Orders.GetOrdersEndpoint), typeof(OrderEvents.Features.Orders.PayOrderEndpoint), typeof(OrderEvents.Features.Products.CreateProductEndpoint), typeof(OrderEvents.Features.Products.ListProductsEndpoint), typeof(OrderEvents.Features.Products.UpdateProductEndpoint) };
+            return new System.Type[] { typeof(OrderEvents.Features.Auth.CurrentUserEndpoint), typeof(OrderEvents.Features.Auth.LoginEndpoint), typeof(OrderEvents.Features.Auth.RegisterEndpoint), typeof(OrderEvents.Features.Notifications.ListNotificationsEndpoint), typeof(OrderEvents.Features.Notifications.NotificationStreamEndpoint), typeof(OrderEvents.Features.Orders.CancelOrderEndpoint), typeof(OrderEvents.Features.Orders.CreateOrderEndpoint), typeof(OrderEvents.Features.Orders.GetOrderEndpoint), typeof(OrderEvents.Features.Orders.GetOrderHistoryEndpoint), typeof(OrderEvents.Features.Orders.GetOrdersEndpoint), typeof(OrderEvents.Features.Orders.PayOrderEndpoint), typeof(OrderEvents.Features.Products.CreateProductEndpoint), typeof(OrderEvents.Features.Products.ListProductsEndpoint), typeof(OrderEvents.Features.Products.UpdateProductEndpoint) };
         }
     }
 
@@ -38,6 +38,7 @@ namespace Internal.Generated.WolverineHandlers
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Internal.Generated.WolverineHandlers.POST_api_auth_register))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Internal.Generated.WolverineHandlers.POST_api_orders))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Internal.Generated.WolverineHandlers.POST_api_products))]
+        [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::OrderEvents.Features.Auth.CurrentUserEndpoint))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::OrderEvents.Features.Auth.LoginEndpoint))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::OrderEvents.Features.Auth.RegisterEndpoint))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::OrderEvents.Features.Notifications.ListNotificationsEndpoint))]

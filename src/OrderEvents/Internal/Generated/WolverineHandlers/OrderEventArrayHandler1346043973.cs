@@ -3,6 +3,7 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using System;
+using System.Collections.Generic;
 
 namespace Internal.Generated.WolverineHandlers
 {
@@ -12,12 +13,14 @@ namespace Internal.Generated.WolverineHandlers
     {
         private readonly Microsoft.Extensions.DependencyInjection.IServiceScopeFactory _serviceScopeFactory;
         private readonly Microsoft.Extensions.Logging.ILogger<OrderEvents.Features.Orders.OrderEvent[]> _loggerForMessage;
+        private readonly System.Collections.Generic.IEnumerable<Wolverine.EntityFrameworkCore.IDomainEventScraper> _domainEventScraperIEnumerable;
         private readonly System.TimeProvider _timeProvider;
 
-        public OrderEventArrayHandler1346043973(Microsoft.Extensions.DependencyInjection.IServiceScopeFactory serviceScopeFactory, Microsoft.Extensions.Logging.ILogger<OrderEvents.Features.Orders.OrderEvent[]> loggerForMessage, System.TimeProvider timeProvider)
+        public OrderEventArrayHandler1346043973(Microsoft.Extensions.DependencyInjection.IServiceScopeFactory serviceScopeFactory, Microsoft.Extensions.Logging.ILogger<OrderEvents.Features.Orders.OrderEvent[]> loggerForMessage, System.Collections.Generic.IEnumerable<Wolverine.EntityFrameworkCore.IDomainEventScraper> domainEventScraperIEnumerable, System.TimeProvider timeProvider)
         {
             _serviceScopeFactory = serviceScopeFactory;
             _loggerForMessage = loggerForMessage;
+            _domainEventScraperIEnumerable = domainEventScraperIEnumerable;
             _timeProvider = timeProvider;
         }
 
@@ -30,11 +33,38 @@ namespace Internal.Generated.WolverineHandlers
             // The actual message body
             var orderEventArray = (OrderEvents.Features.Orders.OrderEvent[])context.Envelope.Message;
 
-            Wolverine.Runtime.WolverineTracing.MessageActivity(context.Envelope)?.SetTag("message.handler", "OrderEvents.Features.Notifications.NotifyUsersHandler");
-            Wolverine.Runtime.WolverineTracing.MessageActivity(context.Envelope)?.SetTag("handler.type", "OrderEvents.Features.Notifications.NotifyUsersHandler");
             
-            // The actual message execution
-            await OrderEvents.Features.Notifications.NotifyUsersHandler.Handle(orderEventArray, notificationsDbContext, _timeProvider, ((Microsoft.Extensions.Logging.ILogger)_loggerForMessage), cancellation).ConfigureAwait(false);
+            // Enroll the DbContext & IMessagingContext in the outgoing Wolverine outbox transaction
+            var efCoreEnvelopeTransaction = new Wolverine.EntityFrameworkCore.Internals.EfCoreEnvelopeTransaction(notificationsDbContext, context, _domainEventScraperIEnumerable);
+            await context.EnlistInOutboxAsync(efCoreEnvelopeTransaction).ConfigureAwait(false);
+            // Start the actual database transaction if one does not already exist
+            if (notificationsDbContext.Database.CurrentTransaction == null)
+            {
+                await notificationsDbContext.Database.BeginTransactionAsync(cancellation).ConfigureAwait(false);
+            }
+
+            try
+            {
+                Wolverine.Runtime.WolverineTracing.MessageActivity(context.Envelope)?.SetTag("message.handler", "OrderEvents.Features.Notifications.NotifyUsersHandler");
+                Wolverine.Runtime.WolverineTracing.MessageActivity(context.Envelope)?.SetTag("handler.type", "OrderEvents.Features.Notifications.NotifyUsersHandler");
+                
+                // The actual message execution
+                await OrderEvents.Features.Notifications.NotifyUsersHandler.Handle(orderEventArray, notificationsDbContext, _timeProvider, ((Microsoft.Extensions.Logging.ILogger)_loggerForMessage), cancellation).ConfigureAwait(false);
+
+                
+                // Added by EF Core Transaction Middleware
+                var result_of_SaveChangesAsync = await notificationsDbContext.SaveChangesAsync(cancellation).ConfigureAwait(false);
+
+                // Commit the EF Core transaction before writing the response (GH-2917). The outbox flush follows in its own frame (GH-4742)
+                await efCoreEnvelopeTransaction.CommitAsync(cancellation, flushOutgoingMessages: false).ConfigureAwait(false);
+                // GH-2917/GH-4742: flush the outbox after the commit and before the response is written
+                await Wolverine.EntityFrameworkCore.EfCoreOutboxFlushing.FlushOutgoingMessagesAsync(context).ConfigureAwait(false);
+            }
+            catch (System.Exception)
+            {
+                await efCoreEnvelopeTransaction.RollbackAsync().ConfigureAwait(false);
+                throw;
+            }
         }
     }
 

@@ -44,10 +44,10 @@ namespace Internal.Generated.WolverineHandlers
                 return;
             }
 
-            string id_rawValue = (string?)httpContext.GetRouteValue("id");
-            long id = default;
+            string Id_rawValue = (string?)httpContext.GetRouteValue("Id");
+            long Id = default;
 
-            if (id_rawValue != null && long.TryParse(id_rawValue, System.Globalization.CultureInfo.InvariantCulture, out id))
+            if (Id_rawValue != null && long.TryParse(Id_rawValue, System.Globalization.CultureInfo.InvariantCulture, out Id))
             {
             }
             else
@@ -56,8 +56,17 @@ namespace Internal.Generated.WolverineHandlers
                 return;
             }
 
-            var product = await OrderEvents.Features.Products.UpdateProductEndpoint.LoadAsync(id, documentSession).ConfigureAwait(false);
-            var problemDetails2 = OrderEvents.Features.Products.UpdateProductEndpoint.RequireProduct(id, product, httpContext.Request, documentSession);
+            
+            // Try to load the existing saga document
+            var product = await documentSession.LoadAsync<OrderEvents.Features.Products.Product>(Id, httpContext.RequestAborted).ConfigureAwait(false);
+            // Write ProblemDetails if this required object is null
+            if (product == null)
+            {
+                await WriteProblems(404, "Product {Id} does not exist.", httpContext, Id);
+                return;
+            }
+
+            var problemDetails2 = OrderEvents.Features.Products.UpdateProductEndpoint.RequireVersion(product, httpContext.Request, documentSession);
             // Evaluate whether the processing should stop if there are any problems
             if (!(ReferenceEquals(problemDetails2, Wolverine.Http.WolverineContinue.NoProblems)))
             {

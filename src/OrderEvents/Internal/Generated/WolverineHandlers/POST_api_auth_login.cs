@@ -3,6 +3,7 @@
 using Microsoft.AspNetCore.Identity;
 using Microsoft.AspNetCore.Routing;
 using OrderEvents.Infrastructure.Auth;
+using OrderEvents.Infrastructure.Http;
 using System;
 using System.Linq;
 using Wolverine.Http;
@@ -18,14 +19,16 @@ namespace Internal.Generated.WolverineHandlers
         private readonly Wolverine.Http.WolverineHttpOptions _wolverineHttpOptions;
         private readonly Microsoft.AspNetCore.Identity.IPasswordHasher<OrderEvents.Features.Auth.User> _passwordHasherOfUser;
         private readonly OrderEvents.Infrastructure.Auth.TokenIssuer _tokenIssuer;
+        private readonly OrderEvents.Infrastructure.Http.SignInAttempts _signInAttempts;
         private readonly Wolverine.Marten.Publishing.OutboxedSessionFactory _outboxedSessionFactory;
         private readonly Wolverine.Runtime.IWolverineRuntime _wolverineRuntime;
 
-        public POST_api_auth_login(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, Microsoft.AspNetCore.Identity.IPasswordHasher<OrderEvents.Features.Auth.User> passwordHasherOfUser, OrderEvents.Infrastructure.Auth.TokenIssuer tokenIssuer, Wolverine.Marten.Publishing.OutboxedSessionFactory outboxedSessionFactory, Wolverine.Runtime.IWolverineRuntime wolverineRuntime) : base(wolverineHttpOptions)
+        public POST_api_auth_login(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, Microsoft.AspNetCore.Identity.IPasswordHasher<OrderEvents.Features.Auth.User> passwordHasherOfUser, OrderEvents.Infrastructure.Auth.TokenIssuer tokenIssuer, OrderEvents.Infrastructure.Http.SignInAttempts signInAttempts, Wolverine.Marten.Publishing.OutboxedSessionFactory outboxedSessionFactory, Wolverine.Runtime.IWolverineRuntime wolverineRuntime) : base(wolverineHttpOptions)
         {
             _wolverineHttpOptions = wolverineHttpOptions;
             _passwordHasherOfUser = passwordHasherOfUser;
             _tokenIssuer = tokenIssuer;
+            _signInAttempts = signInAttempts;
             _outboxedSessionFactory = outboxedSessionFactory;
             _wolverineRuntime = wolverineRuntime;
         }
@@ -39,6 +42,14 @@ namespace Internal.Generated.WolverineHandlers
             // Reading the request body via JSON deserialization
             var (request, jsonContinue) = await ReadJsonAsync<OrderEvents.Features.Auth.LoginRequest>(httpContext);
             if (jsonContinue == Wolverine.HandlerContinuation.Stop) return;
+            var problemDetails1 = OrderEvents.Features.Auth.LoginEndpoint.LimitAttemptsPerEmail(request, _signInAttempts, httpContext);
+            // Evaluate whether the processing should stop if there are any problems
+            if (!(ReferenceEquals(problemDetails1, Wolverine.Http.WolverineContinue.NoProblems)))
+            {
+                await WriteProblems(problemDetails1, httpContext).ConfigureAwait(false);
+                return;
+            }
+
             
             // The actual HTTP request handler execution
             var resultsOfOkOfTokenResponseAndProblemHttpResult = await OrderEvents.Features.Auth.LoginEndpoint.Post(request, ((Marten.IQuerySession)documentSession), _passwordHasherOfUser, _tokenIssuer).ConfigureAwait(false);

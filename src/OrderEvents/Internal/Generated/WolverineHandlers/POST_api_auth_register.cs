@@ -3,6 +3,7 @@
 using FluentValidation;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.AspNetCore.Routing;
+using OrderEvents.Infrastructure.Http;
 using System;
 using System.Linq;
 using Wolverine.Http;
@@ -18,15 +19,17 @@ namespace Internal.Generated.WolverineHandlers
         private readonly Wolverine.Http.WolverineHttpOptions _wolverineHttpOptions;
         private readonly FluentValidation.IValidator<OrderEvents.Features.Auth.RegisterRequest> _validatorOfRegisterRequest;
         private readonly Microsoft.AspNetCore.Identity.IPasswordHasher<OrderEvents.Features.Auth.User> _passwordHasherOfUser;
+        private readonly OrderEvents.Infrastructure.Http.SignInAttempts _signInAttempts;
         private readonly System.TimeProvider _timeProvider;
         private readonly Wolverine.Marten.Publishing.OutboxedSessionFactory _outboxedSessionFactory;
         private readonly Wolverine.Runtime.IWolverineRuntime _wolverineRuntime;
 
-        public POST_api_auth_register(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, FluentValidation.IValidator<OrderEvents.Features.Auth.RegisterRequest> validatorOfRegisterRequest, Microsoft.AspNetCore.Identity.IPasswordHasher<OrderEvents.Features.Auth.User> passwordHasherOfUser, System.TimeProvider timeProvider, Wolverine.Marten.Publishing.OutboxedSessionFactory outboxedSessionFactory, Wolverine.Runtime.IWolverineRuntime wolverineRuntime) : base(wolverineHttpOptions)
+        public POST_api_auth_register(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, FluentValidation.IValidator<OrderEvents.Features.Auth.RegisterRequest> validatorOfRegisterRequest, Microsoft.AspNetCore.Identity.IPasswordHasher<OrderEvents.Features.Auth.User> passwordHasherOfUser, OrderEvents.Infrastructure.Http.SignInAttempts signInAttempts, System.TimeProvider timeProvider, Wolverine.Marten.Publishing.OutboxedSessionFactory outboxedSessionFactory, Wolverine.Runtime.IWolverineRuntime wolverineRuntime) : base(wolverineHttpOptions)
         {
             _wolverineHttpOptions = wolverineHttpOptions;
             _validatorOfRegisterRequest = validatorOfRegisterRequest;
             _passwordHasherOfUser = passwordHasherOfUser;
+            _signInAttempts = signInAttempts;
             _timeProvider = timeProvider;
             _outboxedSessionFactory = outboxedSessionFactory;
             _wolverineRuntime = wolverineRuntime;
@@ -41,11 +44,19 @@ namespace Internal.Generated.WolverineHandlers
             // Reading the request body via JSON deserialization
             var (request, jsonContinue) = await ReadJsonAsync<OrderEvents.Features.Auth.RegisterRequest>(httpContext);
             if (jsonContinue == Wolverine.HandlerContinuation.Stop) return;
-            var problemDetails1 = await OrderEvents.Features.Auth.RegisterEndpoint.ValidateAsync(request, _validatorOfRegisterRequest, ((Marten.IQuerySession)documentSession)).ConfigureAwait(false);
+            var problemDetails1 = OrderEvents.Features.Auth.RegisterEndpoint.LimitAttemptsPerEmail(request, _signInAttempts, httpContext);
             // Evaluate whether the processing should stop if there are any problems
             if (!(ReferenceEquals(problemDetails1, Wolverine.Http.WolverineContinue.NoProblems)))
             {
                 await WriteProblems(problemDetails1, httpContext).ConfigureAwait(false);
+                return;
+            }
+
+            var problemDetails2 = await OrderEvents.Features.Auth.RegisterEndpoint.ValidateAsync(request, _validatorOfRegisterRequest, ((Marten.IQuerySession)documentSession)).ConfigureAwait(false);
+            // Evaluate whether the processing should stop if there are any problems
+            if (!(ReferenceEquals(problemDetails2, Wolverine.Http.WolverineContinue.NoProblems)))
+            {
+                await WriteProblems(problemDetails2, httpContext).ConfigureAwait(false);
                 return;
             }
 

@@ -2,13 +2,12 @@ using System.Diagnostics;
 using Microsoft.EntityFrameworkCore;
 using OrderEvents.Features.Orders;
 using OrderEvents.Infrastructure.Telemetry;
-using Wolverine.Attributes;
 
 namespace OrderEvents.Features.Notifications;
 
 /// <summary>
 /// Turns order events (from Kafka, or the local durable queue when Kafka is disabled) into notifications, a batch at a
-/// time: Wolverine collects the events that arrive within a few milliseconds (see MessagingSetup) and hands them here
+/// time: Wolverine collects the events that arrive within a few milliseconds (NotificationsModule) and hands them here
 /// as one array, so a burst costs one statement and one commit per batch instead of per event. Each event is already
 /// in Wolverine's durable inbox and is marked handled only after this batch committed, so a crash here loses nothing:
 /// the inbox hands the events out again. An event that cannot be attributed never gets here: <see cref="OrderEvent"/>
@@ -21,10 +20,12 @@ public static class NotifyUsersHandler
     /// racing this one in another node is resolved by the primary key itself ("on conflict do nothing"), with no read
     /// before the write. Rows go in ordered by user, then by arrival: each user's positions follow the order of their
     /// events, and two batches racing on two nodes take the per-user position locks (see the AddNotificationPosition
-    /// migration) in the same order, so they cannot deadlock. That single statement is the whole transaction, so no
-    /// store wraps this chain ([NonTransactional]; with both Marten and EF Core registered each chain must say).
+    /// migration) in the same order, so they cannot deadlock. It runs in Wolverine's EF Core transaction (the chain
+    /// uses only the notifications' DbContext, so AutoApplyTransactions gives it EF Core's middleware). The batch's
+    /// events are marked handled in the inbox right after that commit, by the durable receiver: Wolverine 6.62's
+    /// middleware marks in the transaction only the envelope being handled, here the batch itself, which lives in
+    /// memory (its update finds no row).
     /// </summary>
-    [NonTransactional]
     public static async Task Handle(OrderEvent[] events, NotificationsDbContext db, TimeProvider clock, ILogger logger, CancellationToken cancellationToken)
     {
         // Each event's own trace ends at its receive span (which continues the producer's); the batch is a trace of its own.
