@@ -49,51 +49,20 @@ public static class EmbeddedInfrastructureSetup
             services.AddHostedService<RedriveUnnotifiedEvents>();
         }
 
-        services.AddHostedService<EmbeddedInfrastructureStarter>();
+        services.AddHostedService(sp => sp.GetRequiredService<EmbeddedInfrastructure>());
         return builder;
-    }
-
-    /// <summary>
-    /// Starts what the host needs in its "starting" phase, which runs before any hosted service's StartAsync (Marten
-    /// applies its schema, Wolverine recovers its outbox and connects its Kafka clients, all in StartAsync), and points
-    /// Wolverine's Kafka transport at the broker. What it started is stopped when the container is disposed (the broker)
-    /// or by whoever runs the command (PostgreSQL, <see cref="EmbeddedInfrastructure.RunCommandsAsync"/>).
-    /// </summary>
-    private sealed class EmbeddedInfrastructureStarter(EmbeddedInfrastructure embedded, IServiceProvider services) : IHostedLifecycleService
-    {
-        public Task StartingAsync(CancellationToken cancellationToken)
-        {
-            embedded.HostStarting();
-            services.GetService<EmbeddedPostgres>()?.EnsureStarted();
-            if (services.GetService<EmbeddedKafkaBroker>() is { } broker)
-            {
-                var transport = services.GetRequiredService<WolverineOptions>().Transports.GetOrCreate<KafkaTransport>();
-                transport.ProducerConfig.BootstrapServers = broker.BootstrapServers;
-                transport.ConsumerConfig.BootstrapServers = broker.BootstrapServers;
-                transport.AdminClientConfig.BootstrapServers = broker.BootstrapServers;
-            }
-
-            return Task.CompletedTask;
-        }
-
-        public Task StoppedAsync(CancellationToken cancellationToken)
-        {
-            embedded.HostStopped();
-            return Task.CompletedTask;
-        }
-
-        public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-        public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-        public Task StoppingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
 }
 
-/// <summary>What the development setup runs in this process, and when it may run it.</summary>
+/// <summary>
+/// What the development setup runs in this process, and when it may run it. As a hosted service it starts what the
+/// host needs in the "starting" phase, which runs before any hosted service's StartAsync (Marten applies its schema,
+/// Wolverine recovers its outbox and connects its Kafka clients, all in StartAsync), and points Wolverine's Kafka
+/// transport at the broker. What it started is stopped when the container is disposed (the broker) or by whoever runs
+/// the command (PostgreSQL, <see cref="RunCommandsAsync"/>).
+/// </summary>
 public sealed class EmbeddedInfrastructure(bool postgres, bool broker, bool allowed, string environmentName, IServiceProvider services)
+    : IHostedLifecycleService
 {
     /// <summary>Set to true to run the embedded PostgreSQL / Kafka broker outside Development (demos, CI).</summary>
     public const string AllowSetting = "EmbeddedInfrastructure:Allow";
@@ -116,14 +85,36 @@ public sealed class EmbeddedInfrastructure(bool postgres, bool broker, bool allo
                "or set EmbeddedInfrastructure__Allow=true to run the embedded ones deliberately.";
     }
 
-    internal void HostStarting()
+    public Task StartingAsync(CancellationToken cancellationToken)
     {
         // A host started elsewhere than the command line (a test host): the same rule, as an exception.
         if (Refusal(CommandNeeds.RunningApp) is { } refusal) throw new InvalidOperationException(refusal);
         Interlocked.Increment(ref _hostsRunning);
+        services.GetService<EmbeddedPostgres>()?.EnsureStarted();
+        if (services.GetService<EmbeddedKafkaBroker>() is { } embeddedBroker)
+        {
+            var transport = services.GetRequiredService<WolverineOptions>().Transports.GetOrCreate<KafkaTransport>();
+            transport.ProducerConfig.BootstrapServers = embeddedBroker.BootstrapServers;
+            transport.ConsumerConfig.BootstrapServers = embeddedBroker.BootstrapServers;
+            transport.AdminClientConfig.BootstrapServers = embeddedBroker.BootstrapServers;
+        }
+
+        return Task.CompletedTask;
     }
 
-    internal void HostStopped() => Interlocked.Decrement(ref _hostsRunning);
+    public Task StoppedAsync(CancellationToken cancellationToken)
+    {
+        Interlocked.Decrement(ref _hostsRunning);
+        return Task.CompletedTask;
+    }
+
+    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StoppingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     /// <summary>
     /// Runs the command line with the embedded PostgreSQL started only for a command that uses the database, and

@@ -43,8 +43,6 @@ public sealed class EmbeddedPostgres : IDisposable
 
     public int Port { get; private set; }
 
-    public string DataDirectory => _dataDirectory;
-
     /// <summary>Where shared, per-checkout data folders go when the checkout itself is out of the postgres account's reach.</summary>
     public const string SharedDataRoot = "/var/lib/orderevents";
 
@@ -78,7 +76,7 @@ public sealed class EmbeddedPostgres : IDisposable
 
     /// <summary>Whether the postgres account can traverse every folder down to <paramref name="directory"/>.</summary>
     private static bool PostgresAccountCanEnter(string directory) =>
-        Exec("runuser", allowFailure: true, ["-u", "postgres", "--", "test", "-x", directory]).ExitCode == 0;
+        Exec("runuser", ["-u", "postgres", "--", "test", "-x", directory], allowFailure: true).ExitCode == 0;
 
     /// <summary>
     /// The server whose data lives in <paramref name="dataDirectory"/>, not started yet: its address is fixed now (the
@@ -152,7 +150,7 @@ public sealed class EmbeddedPostgres : IDisposable
             var options = $"-p {Port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c max_connections=200" +
                           (_throwaway ? " -c fsync=off -c synchronous_commit=off -c full_page_writes=off" : "");
             var log = Path.Combine(_dataDirectory, "server.log");
-            var (exitCode, output) = Run("pg_ctl", allowFailure: true, "-D", _dataDirectory, "-l", log, "-o", options, "-w", "-t", "60", "start");
+            var (exitCode, output) = Run("pg_ctl", ["-D", _dataDirectory, "-l", log, "-o", options, "-w", "-t", "60", "start"], allowFailure: true);
             if (exitCode != 0)
             {
                 var serverLog = File.Exists(log) ? string.Join('\n', File.ReadLines(log).TakeLast(15)) : "(no server.log)";
@@ -183,7 +181,7 @@ public sealed class EmbeddedPostgres : IDisposable
     public void Stop()
     {
         if (!File.Exists(Path.Combine(_dataDirectory, "postmaster.pid"))) return;
-        Run("pg_ctl", "-D", _dataDirectory, "-m", "fast", "-w", "stop");
+        Run("pg_ctl", ["-D", _dataDirectory, "-m", "fast", "-w", "stop"]);
     }
 
     /// <summary>Stops the server if this object started it (or adopted it from a dead app); safe to call again.</summary>
@@ -212,22 +210,22 @@ public sealed class EmbeddedPostgres : IDisposable
         Directory.CreateDirectory(_dataDirectory);
         if (_asPostgresUser)
         {
-            Exec("chown", "-R", "postgres:postgres", _dataDirectory);
-            if (Exec("runuser", allowFailure: true, ["-u", "postgres", "--", "test", "-w", _dataDirectory]).ExitCode != 0)
+            Exec("chown", ["-R", "postgres:postgres", _dataDirectory]);
+            if (Exec("runuser", ["-u", "postgres", "--", "test", "-w", _dataDirectory], allowFailure: true).ExitCode != 0)
                 throw new InvalidOperationException(
                     $"The postgres account cannot reach {_dataDirectory} (a parent folder is private, e.g. under /root). " +
                     $"Set EmbeddedPostgres__DataDirectory to a folder it can reach (unset, the app picks one under {SharedDataRoot}), " +
                     "or set ConnectionStrings__Postgres.");
         }
 
-        Run("initdb", "-D", _dataDirectory, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync");
+        Run("initdb", ["-D", _dataDirectory, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"]);
     }
 
     /// <summary>The port of a server already running on this data directory, if any (line 4 of postmaster.pid).</summary>
     private int? RunningPort()
     {
         if (PortInPidFile() is not { } port) return null;
-        return Run("pg_ctl", allowFailure: true, "-D", _dataDirectory, "status").ExitCode == 0 ? port : null;
+        return Run("pg_ctl", ["-D", _dataDirectory, "status"], allowFailure: true).ExitCode == 0 ? port : null;
     }
 
     /// <summary>Line 4 of postmaster.pid, whether or not that server still runs (a file read, no process started).</summary>
@@ -310,19 +308,15 @@ public sealed class EmbeddedPostgres : IDisposable
         create.ExecuteNonQuery();
     }
 
-    private (int ExitCode, string Output) Run(string tool, params string[] arguments) => Run(tool, allowFailure: false, arguments);
-
-    private (int ExitCode, string Output) Run(string tool, bool allowFailure, params string[] arguments)
+    private (int ExitCode, string Output) Run(string tool, string[] arguments, bool allowFailure = false)
     {
         var executable = Path.Combine(BinDirectory, tool);
         return _asPostgresUser
-            ? Exec("runuser", allowFailure, ["-u", "postgres", "--", executable, .. arguments])
-            : Exec(executable, allowFailure, arguments);
+            ? Exec("runuser", ["-u", "postgres", "--", executable, .. arguments], allowFailure)
+            : Exec(executable, arguments, allowFailure);
     }
 
-    private static (int ExitCode, string Output) Exec(string file, params string[] arguments) => Exec(file, allowFailure: false, arguments);
-
-    private static (int ExitCode, string Output) Exec(string file, bool allowFailure, string[] arguments)
+    private static (int ExitCode, string Output) Exec(string file, string[] arguments, bool allowFailure = false)
     {
         var start = new ProcessStartInfo(file)
         {
