@@ -22,7 +22,6 @@ var builder = WebApplication.CreateBuilder(args);
 builder.QuietCommandDiscovery();
 
 builder.MaskSecretsInDescribe(args);
-builder.ApplySchemaPolicy();
 // Development's own PostgreSQL and Kafka broker where none is configured; registers nothing when both are.
 builder.AddEmbeddedInfrastructure();
 builder.AddPersistence();
@@ -48,8 +47,8 @@ builder.Services.ConfigureHttpJsonOptions(json =>
     json.SerializerOptions.UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow;
 });
 // Validation errors name fields as the JSON does ("items[0].quantity"), not as the C# properties.
-ValidatorOptions.Global.PropertyNameResolver = ApiFieldNames.Resolve;
-ValidatorOptions.Global.DisplayNameResolver = ApiFieldNames.Resolve;
+ValidatorOptions.Global.PropertyNameResolver = Validation.ApiFieldName;
+ValidatorOptions.Global.DisplayNameResolver = Validation.ApiFieldName;
 builder.Services.AddProblemDetails();
 builder.Services.AddExceptionHandler<LostRaceToProblemDetails>();
 builder.Services.AddExceptionHandler<ExceptionToProblemDetails>();

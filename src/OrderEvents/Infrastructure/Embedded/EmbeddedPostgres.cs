@@ -286,12 +286,9 @@ public sealed class EmbeddedPostgres : IDisposable
                                 && !File.Exists(Path.Combine(folder, "postmaster.pid"));
                 if (abandoned) Directory.Delete(folder, recursive: true);
             }
-            catch (IOException)
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                // In use or already gone: not ours to worry about.
-            }
-            catch (UnauthorizedAccessException)
-            {
+                // In use, already gone or not ours: not ours to worry about.
             }
         }
     }

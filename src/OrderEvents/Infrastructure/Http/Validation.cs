@@ -1,3 +1,6 @@
+using System.Linq.Expressions;
+using System.Reflection;
+using System.Text.Json;
 using FluentValidation;
 using Microsoft.AspNetCore.Mvc;
 using Wolverine.Http;
@@ -40,4 +43,8 @@ public static class Validation
         context.Response.StatusCode = problem.Status ?? StatusCodes.Status500InternalServerError;
         return service.TryWriteAsync(new ProblemDetailsContext { HttpContext = context, Exception = exception, ProblemDetails = problem });
     }
+
+    /// <summary>FluentValidation names fields the way the JSON spells them (camelCase), so a 400 speaks the API's words.</summary>
+    public static string? ApiFieldName(Type type, MemberInfo? member, LambdaExpression? expression) =>
+        member is null ? null : JsonNamingPolicy.CamelCase.ConvertName(member.Name);
 }

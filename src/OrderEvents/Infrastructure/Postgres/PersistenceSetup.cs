@@ -1,6 +1,6 @@
 using JasperFx;
 using Marten;
-using OrderEvents.Infrastructure.Hosting;
+using Wolverine;
 using Wolverine.Marten;
 
 namespace OrderEvents.Infrastructure.Postgres;
@@ -12,10 +12,14 @@ public static class PersistenceSetup
     /// <summary>
     /// Marten (documents, the event store) plus Wolverine's outbox/inbox tables, in one PostgreSQL database.
     /// Without ConnectionStrings__Postgres, the development setup (Infrastructure/Embedded) provides the server.
+    /// Schemas change at start-up only in Development; every other environment must say where its database is and
+    /// applies schema changes only through the documented commands (`db-apply`, `resources setup`, see README).
     /// </summary>
     public static WebApplicationBuilder AddPersistence(this WebApplicationBuilder builder)
     {
         var services = builder.Services;
+        var autoCreateSchema = builder.Environment.IsDevelopment();
+        if (!autoCreateSchema) services.ConfigureWolverine(opts => opts.AutoBuildMessageStorageOnStartup = AutoCreate.None);
         if (builder.Configuration.GetConnectionString(ConnectionStringName) is { Length: > 0 } configured)
             services.AddSingleton(new PostgresConnection(configured));
 
@@ -24,15 +28,14 @@ public static class PersistenceSetup
                 var options = new StoreOptions();
                 options.Connection(PostgresConnectionDefaults.Apply(sp.GetRequiredService<PostgresConnection>().ConnectionString));
                 options.DatabaseSchemaName = "orderevents";
-                // Elsewhere than Development the schema is applied by `db-apply` (see README), never at start-up.
-                options.AutoCreateSchemaObjects = builder.Environment.AutoCreateSchema() ? AutoCreate.CreateOrUpdate : AutoCreate.None;
+                options.AutoCreateSchemaObjects = autoCreateSchema ? AutoCreate.CreateOrUpdate : AutoCreate.None;
                 PostgresConnectionDefaults.FailFast(options);
                 // Each feature adds its own documents, events and projections (services.ConfigureMarten in its folder).
                 return options;
             })
             .UseLightweightSessions()
             .IntegrateWithWolverine();
-        if (builder.Environment.AutoCreateSchema()) marten.ApplyAllDatabaseChangesOnStartup();
+        if (autoCreateSchema) marten.ApplyAllDatabaseChangesOnStartup();
 
         return builder;
     }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Npgsql;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
@@ -50,5 +51,17 @@ public static class TelemetrySetup
         if (otlp) telemetry.UseOtlpExporter();
 
         return builder;
+    }
+
+    /// <summary>
+    /// Root sampler: a database call that is not part of a request or a message (Wolverine's outbox polling, node
+    /// health checks, Marten's daemon: several a second) would each be a trace of its own, drowning the real ones.
+    /// Those root client spans are dropped; everything else is sampled, and children follow their parent
+    /// (ParentBasedSampler).
+    /// </summary>
+    private sealed class SkipBackgroundDatabaseSpans : Sampler
+    {
+        public override SamplingResult ShouldSample(in SamplingParameters samplingParameters) =>
+            new(samplingParameters.Kind == ActivityKind.Client ? SamplingDecision.Drop : SamplingDecision.RecordAndSample);
     }
 }
