@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.RateLimiting;
 using OrderEvents.Infrastructure.Http;
 using Wolverine.Attributes;
 using Wolverine.Http;
@@ -42,6 +43,7 @@ public static class RegisterEndpoint
     }
 
     [AllowAnonymous]
+    [EnableRateLimiting(AuthRateLimits.Policy)]
     [WolverinePost("/api/auth/register")]
     [ProducesResponseType<ProblemDetails>(StatusCodes.Status409Conflict, "application/problem+json")]
     public static Created<RegisteredUser> Post(RegisterRequest request, IDocumentSession session, IPasswordHasher<User> hasher, TimeProvider clock)

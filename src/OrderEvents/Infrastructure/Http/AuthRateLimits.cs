@@ -27,10 +27,8 @@ public sealed class AuthRateLimitSettings
 
 public static class AuthRateLimits
 {
-    private static readonly PathString[] LimitedPaths = ["/api/auth/login", "/api/auth/register"];
-
-    /// <summary>Whether a route is rate limited (the OpenAPI document lists its 429).</summary>
-    public static bool IsLimited(string path) => LimitedPaths.Contains(new PathString(path));
+    /// <summary>The policy POST /api/auth/login and /api/auth/register name with [EnableRateLimiting] (the OpenAPI document lists its 429).</summary>
+    public const string Policy = "auth";
 
     /// <summary>
     /// Per client address: ASP.NET Core's rate limiter, before anything reads the request. Per email: the endpoints
@@ -43,9 +41,9 @@ public static class AuthRateLimits
         builder.Services.AddRateLimiter(_ => { });
         builder.Services.AddOptions<RateLimiterOptions>().Configure<AuthRateLimitSettings>((options, limits) =>
         {
-            options.GlobalLimiter = PartitionedRateLimiter.Create<HttpContext, string>(context => IsLimited(context)
-                ? Window("address:" + (context.Connection.RemoteIpAddress?.ToString() ?? "unknown"), limits.PermitsPerAddress, limits.Window)
-                : RateLimitPartition.GetNoLimiter(""));
+            // One policy name: both endpoints draw on the same window per address.
+            options.AddPolicy(Policy, context =>
+                Window("address:" + (context.Connection.RemoteIpAddress?.ToString() ?? "unknown"), limits.PermitsPerAddress, limits.Window));
             options.OnRejected = (rejected, _) =>
             {
                 var context = rejected.HttpContext;
@@ -75,9 +73,6 @@ public static class AuthRateLimits
             Detail = $"Too many sign-in or registration attempts; retry after {context.Response.Headers.RetryAfter} seconds.",
         };
     }
-
-    private static bool IsLimited(HttpContext context) =>
-        HttpMethods.IsPost(context.Request.Method) && LimitedPaths.Any(path => context.Request.Path.Equals(path, StringComparison.OrdinalIgnoreCase));
 }
 
 /// <summary>

@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Http.Metadata;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.OpenApi;
+using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.OpenApi;
 
@@ -41,7 +42,7 @@ public sealed class ErrorResponses : IOpenApiOperationTransformer
             if (authorize.Any(a => !string.IsNullOrEmpty(a.Roles) || !string.IsNullOrEmpty(a.Policy)))
                 statuses.Add(StatusCodes.Status403Forbidden);
         }
-        if (AuthRateLimits.IsLimited(path)) statuses.Add(StatusCodes.Status429TooManyRequests);
+        if (metadata.OfType<EnableRateLimitingAttribute>().Any()) statuses.Add(StatusCodes.Status429TooManyRequests);
         if (!metadata.OfType<NoDatabaseAttribute>().Any()) statuses.Add(StatusCodes.Status503ServiceUnavailable);
 
         // Declared by the endpoint as ProblemDetails (Wolverine's own guesses carry no body type and are not copied).
