@@ -31,7 +31,7 @@ public static class AuthRateLimits
     public const string Policy = "auth";
 
     /// <summary>
-    /// Per client address: ASP.NET Core's rate limiter, before anything reads the request. Per email: the endpoints
+    /// Per client address: ASP.NET Core's rate limiter, before Wolverine binds the request. Per email: the endpoints
     /// ask <see cref="SignInAttempts"/> once Wolverine has bound the request. Both answer 429 with Retry-After.
     /// </summary>
     public static WebApplicationBuilder AddAuthRateLimits(this WebApplicationBuilder builder)
