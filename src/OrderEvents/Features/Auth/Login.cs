@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.RateLimiting;
 using OrderEvents.Infrastructure.Http;
 using OrderEvents.Infrastructure.Auth;
 using Wolverine.Attributes;
@@ -28,6 +29,7 @@ public static class LoginEndpoint
         attempts.Check(request.Email, context);
 
     [AllowAnonymous]
+    [EnableRateLimiting(AuthRateLimits.Policy)]
     [WolverinePost("/api/auth/login")]
     [ProducesResponseType<ProblemDetails>(StatusCodes.Status401Unauthorized, "application/problem+json")]
     public static async Task<Results<Ok<TokenResponse>, ProblemHttpResult>> Post(LoginRequest request, IQuerySession session, IPasswordHasher<User> hasher, TokenIssuer tokens)
