@@ -27,8 +27,7 @@ public sealed class AdmissionSettings
 /// holding nothing, and one that cannot start within MaxQueueWait gets a 503 with Retry-After at once.
 /// Health probes and the long-lived notification stream are not counted.
 /// </summary>
-public sealed class AdmissionControl(RequestDelegate next, ConcurrencyLimiter limiter, AdmissionSettings options,
-    IProblemDetailsService problemDetails, ILogger<AdmissionControl> logger)
+public sealed class AdmissionControl(RequestDelegate next, ConcurrencyLimiter limiter, AdmissionSettings options, ILogger<AdmissionControl> logger)
 {
     public async Task InvokeAsync(HttpContext context)
     {
@@ -47,18 +46,13 @@ public sealed class AdmissionControl(RequestDelegate next, ConcurrencyLimiter li
         }
 
         logger.LogWarning("{Method} {Path}: 503, the service is at capacity", context.Request.Method, path);
-        context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
         context.Response.Headers.RetryAfter = "1";
-        await problemDetails.WriteAsync(new ProblemDetailsContext
+        await TypedResults.Problem(new ProblemDetails
         {
-            HttpContext = context,
-            ProblemDetails = new ProblemDetails
-            {
-                Status = StatusCodes.Status503ServiceUnavailable,
-                Title = "Service busy",
-                Detail = "The service is at capacity; retry after 1 second.",
-            },
-        });
+            Status = StatusCodes.Status503ServiceUnavailable,
+            Title = "Service busy",
+            Detail = "The service is at capacity; retry after 1 second.",
+        }).ExecuteAsync(context);
     }
 
     /// <summary>A permit, a refused lease (queue full), or null when none came within MaxQueueWait.</summary>

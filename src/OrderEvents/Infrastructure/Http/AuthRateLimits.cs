@@ -47,10 +47,8 @@ public static class AuthRateLimits
             options.OnRejected = (rejected, _) =>
             {
                 var context = rejected.HttpContext;
-                context.Response.StatusCode = StatusCodes.Status429TooManyRequests;
                 var problem = TooMany(context, rejected.Lease, limits.Window, "address " + context.Connection.RemoteIpAddress);
-                return context.RequestServices.GetRequiredService<IProblemDetailsService>()
-                    .WriteAsync(new ProblemDetailsContext { HttpContext = context, ProblemDetails = problem });
+                return new ValueTask(TypedResults.Problem(problem).ExecuteAsync(context));
             };
         });
         return builder;

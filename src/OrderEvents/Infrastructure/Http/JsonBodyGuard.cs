@@ -16,7 +16,7 @@ namespace OrderEvents.Infrastructure.Http;
 /// logged without a stack trace, and nothing reaches the database. The body is small and kept in memory, so Wolverine
 /// reads it again from there.
 /// </summary>
-public sealed class JsonBodyGuard(RequestDelegate next, IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions> json, IProblemDetailsService problems, ILogger<JsonBodyGuard> logger)
+public sealed class JsonBodyGuard(RequestDelegate next, IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions> json, ILogger<JsonBodyGuard> logger)
 {
     /// <summary>The largest request body accepted (an order of 100 items is about 4 KB).</summary>
     public const int MaxBodyBytes = 64 * 1024;
@@ -141,8 +141,7 @@ public sealed class JsonBodyGuard(RequestDelegate next, IOptions<Microsoft.AspNe
         logger.LogInformation("Refused the body of {Method} {Path}: {Status} {Reason}",
             context.Request.Method, context.Request.Path, problem.Status,
             problem is ValidationProblemDetails v ? string.Join("; ", v.Errors.SelectMany(e => e.Value)) : problem.Detail);
-        context.Response.StatusCode = problem.Status!.Value;
-        await problems.WriteAsync(new ProblemDetailsContext { HttpContext = context, ProblemDetails = problem });
+        await TypedResults.Problem(problem).ExecuteAsync(context);
     }
 
     /// <summary>A string PostgreSQL cannot store: it has a NUL, or is not valid Unicode (a lone surrogate, invalid UTF-8).</summary>
