@@ -35,6 +35,24 @@ public sealed class KafkaProbe(string bootstrapServers)
         consumer.Commit(ends);
     }
 
+    /// <summary>Each partition's committed offset for the group (-1001 when none) beside the partition's end (its high watermark).</summary>
+    public IReadOnlyList<(int Partition, long Committed, long End)> GroupOffsets(string groupId, string topic, int partitions)
+    {
+        using var consumer = new ConsumerBuilder<byte[], byte[]>(new ConsumerConfig
+        {
+            BootstrapServers = bootstrapServers,
+            GroupId = groupId,
+            EnableAutoCommit = false,
+        }).Build();
+        var topicPartitions = Enumerable.Range(0, partitions).Select(p => new TopicPartition(topic, p)).ToList();
+        return consumer.Committed(topicPartitions, TimeSpan.FromSeconds(10))
+            .Select(c => (c.Partition.Value, c.Offset.Value, consumer.QueryWatermarkOffsets(c.TopicPartition, TimeSpan.FromSeconds(10)).High.Value))
+            .ToList();
+    }
+
+    public static string Describe(IEnumerable<(int Partition, long Committed, long End)> offsets) =>
+        string.Join(", ", offsets.Select(o => $"partition {o.Partition}: committed {o.Committed} of {o.End}"));
+
     /// <summary>Produces all records through one producer, back to back, and waits until the broker has them all.</summary>
     public async Task ProduceManyAsync(string topic, IEnumerable<(string Key, string Value)> records)
     {

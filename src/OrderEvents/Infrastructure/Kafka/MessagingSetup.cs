@@ -6,6 +6,7 @@ using OrderEvents.Infrastructure.Hosting;
 using Wolverine;
 using Wolverine.EntityFrameworkCore;
 using Wolverine.ErrorHandling;
+using Wolverine.Runtime;
 using Wolverine.Transports;
 using Wolverine.Kafka;
 using Wolverine.Kafka.Internals;
@@ -25,6 +26,10 @@ public static class MessagingSetup
         var databaseRetry = builder.AddSettings<DatabaseRetrySettings>(DatabaseRetrySettings.Section);
         // Without KAFKA_BROKERS, the development broker (Infrastructure/Embedded) gives its address when the host starts.
         var brokers = kafka.Brokers ?? "";
+        var reassignedPartitions = new ReassignedPartitionOffsets();
+        // Registered before Wolverine, so its start-up check runs before the listeners start.
+        if (kafka.Enabled)
+            builder.Services.AddHostedService(services => reassignedPartitions.AttachedTo(services.GetRequiredService<IWolverineRuntime>()));
 
         builder.Host.UseWolverine(opts =>
         {
@@ -59,7 +64,7 @@ public static class MessagingSetup
                     await lifecycle.RetryExecutionNowAsync();
                 }, $"pause the Kafka listeners for {databaseRetry.Pause}, then run the batch again");
 
-            if (kafka.Enabled) UseKafka(opts, kafka, brokers);
+            if (kafka.Enabled) UseKafka(opts, kafka, brokers, reassignedPartitions);
             else
             {
                 opts.PublishMessage<OrderEvent>().ToLocalQueue(KafkaSettings.OrderEventsTopic).UseDurableInbox();
@@ -83,10 +88,12 @@ public static class MessagingSetup
         durability.FirstNodeReassignmentExecution = 200.Milliseconds();
     }
 
-    private static void UseKafka(WolverineOptions opts, KafkaSettings kafka, string brokers)
+    private static void UseKafka(WolverineOptions opts, KafkaSettings kafka, string brokers, ReassignedPartitionOffsets reassignedPartitions)
     {
         opts.UseKafka(brokers)
             .ConfigureClient(client => client.ClientId = kafka.ClientId)
+            // After a rebalance, each partition assigned again commits up to its last handled record.
+            .ConfigureConsumerBuilders(reassignedPartitions.ConfigureConsumer)
             .ConfigureProducers(producer =>
             {
                 producer.Acks = Confluent.Kafka.Acks.All;
