@@ -5,6 +5,7 @@ using JasperFx.Events;
 using Marten;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using OrderEvents.Features.Notifications;
 using OrderEvents.Features.Orders;
 using OrderEvents.Infrastructure.Kafka;
 using OrderEvents.Tests.Support;
@@ -119,6 +120,22 @@ public sealed class EventOrderTests(AppFixture fixture) : IntegrationContext(fix
         var stored = (await OrderNotifications.Notified(Fixture.ConnectionString, records[0].OrderId)).ShouldHaveSingleItem();
         stored.Id.ShouldBe(records[1].EventId);
         stored.Version.ShouldBeNull();
+    }
+
+    [Fact]
+    public async Task one_batch_holding_an_orders_events_in_reverse_stores_them_in_version_order_in_its_one_statement()
+    {
+        var user = await RegisterAndLogin();
+        var records = await LogOrder(user, OrderEventTypes.Paid);
+        Fixture.Logs.Clear();
+
+        // The batch as Wolverine would hand it over: ORDER_PAID arrived first, ORDER_CREATED right behind it.
+        await using (var scope = Host.Services.CreateAsyncScope())
+            await NotifyUsersHandler.Handle([records[1], records[0]], scope.ServiceProvider.GetRequiredService<NotificationsDbContext>(),
+                Store, TimeProvider.System, Fixture.Logs.CreateLogger(nameof(NotifyUsersHandler)), CancellationToken.None);
+
+        await OrderNotifications.ShouldFollowTheLog(Fixture.ConnectionString, records[0].OrderId, 2);
+        Fixture.Logs.Entries.ShouldNotContain(e => e.Message.Contains("arrived before its predecessors"), "the batch had no gap: no log read");
     }
 
     /// <summary>Appends an order (ORDER_CREATED, then <paramref name="then"/>) to the log; returns its records in version order.</summary>
