@@ -93,7 +93,7 @@ public static class NotifyUsersHandler
             with batch as (
               select * from unnest({ids}, {users}, {types}, {messages}, {orders}, {versions})
                 with ordinality as e(id, user_id, type, message, order_id, version, arrival)
-            ), notified as (
+            ), notified as materialized (
               select o.order_id,
                      coalesce((select max(n.version) from notifications.notifications n where n.order_id = o.order_id), 0) as version
                 from (select distinct order_id from batch where version > 1) o
