@@ -26,7 +26,7 @@ public sealed class NotificationStoreTests(AppFixture fixture) : IntegrationCont
         (await db.Notifications.CountAsync()).ShouldBe(0);
         var indexes = Convert.ToInt64(await Sql.ScalarAsync(empty,
             "select count(*) from pg_indexes where schemaname = 'notifications' and tablename = 'notifications'"));
-        indexes.ShouldBe(3); // the primary key (event id), the per-user listing and the per-user stream position
+        indexes.ShouldBe(4); // the primary key (event id), the per-user listing, the per-user stream position and (order, version)
     }
 
     [Fact]

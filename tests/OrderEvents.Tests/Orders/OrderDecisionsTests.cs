@@ -53,8 +53,9 @@ public sealed class OrderDecisionsTests
     [Fact]
     public void the_stored_event_and_the_published_record_share_one_event_id()
     {
-        var paid = OrderDecisions.Pay(Pending(), Now);
-        var (stored, published) = LoggedEvent.Of(paid, Pending().Apply(paid));
+        var before = Pending() with { Version = 1 }; // as [WriteAggregate] loads it: ORDER_CREATED is version 1
+        var paid = OrderDecisions.Pay(before, Now);
+        var (stored, published) = LoggedEvent.Next(paid, before, before.Apply(paid));
 
         stored.Id.ShouldBe(published.EventId);
         stored.Data.ShouldBe(paid);
@@ -63,5 +64,10 @@ public sealed class OrderDecisionsTests
         published.UserId.ShouldBe(7);
         published.TotalAmount.ShouldBe(30000m);
         published.Timestamp.ShouldBe(Now);
+        published.Version.ShouldBe(2, "the event appended after version 1 is version 2");
     }
+
+    [Fact]
+    public void the_event_that_starts_an_order_is_version_1() =>
+        LoggedEvent.First(new OrderPlaced(42, 7, [new OrderItem(1, 2, 15000m)], 30000m, Now), Pending()).Published.Version.ShouldBe(1);
 }

@@ -1,4 +1,5 @@
 using System.Net;
+using Alba;
 using System.Text;
 using System.Text.Json;
 using OrderEvents.Infrastructure.Kafka;
@@ -38,7 +39,7 @@ public sealed class OrderEventWireFormatTests(AppFixture fixture) : IntegrationC
         events.Select(e => e.GetProperty("eventType").GetString()).ShouldBe(["ORDER_CREATED", "ORDER_PAID"]);
         foreach (var e in events)
         {
-            e.EnumerateObject().Select(p => p.Name).ShouldBe(["eventId", "eventType", "timestamp", "orderId", "userId", "totalAmount"], ignoreOrder: true);
+            e.EnumerateObject().Select(p => p.Name).ShouldBe(["eventId", "eventType", "timestamp", "orderId", "userId", "totalAmount", "version"], ignoreOrder: true);
             Guid.TryParse(e.GetProperty("eventId").GetString(), out _).ShouldBeTrue();
             e.GetProperty("timestamp").GetString()!.ShouldMatch(@"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$");
             e.GetProperty("orderId").ValueKind.ShouldBe(JsonValueKind.Number);
@@ -46,6 +47,17 @@ public sealed class OrderEventWireFormatTests(AppFixture fixture) : IntegrationC
             e.GetProperty("userId").GetInt64().ShouldBe(user.Id);
             e.GetProperty("totalAmount").ValueKind.ShouldBe(JsonValueKind.Number);
             e.GetProperty("totalAmount").GetRawText().ShouldBe("15025");
+            e.GetProperty("version").ValueKind.ShouldBe(JsonValueKind.Number);
         }
+
+        // version is the event's version in the order's stream, as the log (the order's history) has it.
+        var history = (await (await Host.Scenario(s =>
+        {
+            s.Get.Url($"/api/orders/{orderId}/events");
+            s.WithBearerToken(user.Token);
+        })).Json()).EnumerateArray().ToList();
+        events.Select(e => e.GetProperty("version").GetInt64()).ShouldBe([1L, 2L]);
+        events.Select(e => (e.GetProperty("eventId").GetString(), e.GetProperty("version").GetInt64()))
+            .ShouldBe(history.Select(h => (h.GetProperty("eventId").GetString(), h.GetProperty("version").GetInt64())));
     }
 }

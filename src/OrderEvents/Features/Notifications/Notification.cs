@@ -23,6 +23,13 @@ public sealed class Notification
     /// </summary>
     public long Position { get; set; }
 
+    /// <summary>
+    /// The event's version in its order's stream (null for a record that came without one). Per order, notifications
+    /// are stored in version order: a version never gets a notification before the versions below it (see
+    /// <see cref="NotifyUsersHandler"/>).
+    /// </summary>
+    public long? Version { get; set; }
+
     /// <summary>The text for an event, or null for an event type this service does not know.</summary>
     public static string? MessageFor(OrderEvent orderEvent) => orderEvent.EventType switch
     {

@@ -35,6 +35,9 @@ public sealed class NotificationsDbContext(DbContextOptions<NotificationsDbConte
             // The live stream's resume point; the insert trigger reassigns it under a per-user lock (migration).
             notification.Property(n => n.Position).HasColumnName("position").UseIdentityByDefaultColumn();
             notification.HasIndex(n => new { n.UserId, n.Position }).IsUnique();
+            notification.Property(n => n.Version).HasColumnName("version");
+            // The ordering check of each batch: the highest version an order already has a notification for.
+            notification.HasIndex(n => new { n.OrderId, n.Version });
             // Serves "my notifications, newest first"; the id breaks ties so paging never repeats or skips a row.
             notification.HasIndex(n => new { n.UserId, n.CreatedAt, n.Id }).IsDescending(false, true, true);
         });

@@ -19,7 +19,7 @@ public static class CancelOrderEndpoint
     {
         var cancelled = OrderDecisions.Cancel(clock.GetUtcNow());
         var after = order.Apply(cancelled);
-        var (stored, published) = LoggedEvent.Of(cancelled, after);
+        var (stored, published) = LoggedEvent.Next(cancelled, before: order, after);
         return (OrderResponse.From(after), [stored], published);
     }
 }

@@ -82,7 +82,7 @@ public static class CreateOrderEndpoint
         var orderId = session.Database.Sequences.SequenceFor(typeof(Order)).NextLong();
         var placed = OrderPlaced.For(orderId, user.UserId(), request.Items!.Select(line => (products.ById[line.ProductId], line.Quantity)), clock.GetUtcNow());
         var order = Order.Create(placed);
-        var (stored, published) = LoggedEvent.Of(placed, order);
+        var (stored, published) = LoggedEvent.First(placed, order);
         OrderEventsMetrics.OrderPlaced(order.Id);
         return (TypedResults.Created($"/api/orders/{order.Id}", OrderResponse.From(order)),
             MartenOps.StartStream<Order>(order.StreamKey, stored),

@@ -53,7 +53,7 @@ public static class GetOrderHistoryEndpoint
             .Select(stored =>
             {
                 var logged = (IOrderEvent)stored.Data;
-                var record = OrderEvent.For(order, logged, stored.Id);
+                var record = OrderEvent.For(order, logged, stored.Id, stored.Version);
                 return new OrderHistoryEntry(record.EventId, record.EventType, record.Timestamp, stored.Version, record.TotalAmount,
                     logged is OrderPlaced placed ? placed.Items : null);
             })

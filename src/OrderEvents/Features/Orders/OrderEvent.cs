@@ -8,9 +8,12 @@ namespace OrderEvents.Features.Orders;
 /// <summary>
 /// The contract of an order event on Kafka: the record published to the `order-events` topic (key = order id; routed
 /// in Infrastructure/Kafka/MessagingSetup), read by non-Wolverine consumers too:
-/// <c>{"eventId","eventType","timestamp","orderId","userId","totalAmount"}</c>, camelCase, timestamp in UTC with
+/// <c>{"eventId","eventType","timestamp","orderId","userId","totalAmount","version"}</c>, camelCase, timestamp in UTC with
 /// milliseconds ("2025-01-30T10:15:30.123Z").
-/// Every field is required when reading: a record without one is malformed (dead-lettered), never defaulted to 0.
+/// Every field but <c>version</c> is required when reading: a record without one is malformed (dead-lettered), never
+/// defaulted to 0. <c>version</c> is the event's position in its order's stream (1 = ORDER_CREATED, then 2, 3 …): this
+/// service always writes it, but records from older producers or made by hand (kcat) may lack it and are handled as
+/// before (no ordering check, see NotifyUsersHandler).
 /// An event that cannot be attributed (empty event id, order or user not positive) cannot be constructed either, so
 /// such a record fails to deserialize and Wolverine dead-letters it before it reaches a handler or a batch.
 /// </summary>
@@ -31,18 +34,37 @@ public sealed record OrderEvent(
     [JsonRequired] public long UserId { get; init; } = UserId > 0 ? UserId
         : throw new InvalidOrderEventException($"Order event {EventId} needs a positive userId (got {UserId})");
 
+    private readonly long? _version;
+
     /// <summary>
-    /// The record for one event of <paramref name="order"/>'s stream. The order's user and total never change after it
-    /// was placed, so its current state serves every one of its events (a replay needs nothing else).
+    /// The event's version in its order's stream (Marten's stream version: 1 for ORDER_CREATED, then 2, 3 …), so a
+    /// consumer can tell when an earlier event of the order has not reached it yet. Absent (null) only on records from
+    /// other producers; 0 or below is malformed.
     /// </summary>
-    public static OrderEvent For(Order order, IOrderEvent logged, Guid eventId) => new(
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public long? Version
+    {
+        get => _version;
+        init => _version = value is null or > 0 ? value
+            : throw new InvalidOrderEventException($"Order event {EventId} needs a positive version when it has one (got {value})");
+    }
+
+    /// <summary>
+    /// The record for one event of <paramref name="order"/>'s stream, stored at <paramref name="version"/>. The order's
+    /// user and total never change after it was placed, so its current state serves every one of its events (a replay
+    /// needs nothing else).
+    /// </summary>
+    public static OrderEvent For(Order order, IOrderEvent logged, Guid eventId, long version) => new(
         eventId,
         OrderEventTypes.For(logged),
         logged.At,
         order.Id,
         order.UserId,
         // 15000.00 -> 15000: the amount reads the same however the catalog price was typed.
-        order.TotalAmount / 1.000000000000000000000000000000000m);
+        order.TotalAmount / 1.000000000000000000000000000000000m)
+    {
+        Version = version,
+    };
 }
 
 /// <summary>
@@ -51,9 +73,20 @@ public sealed record OrderEvent(
 /// </summary>
 public static class LoggedEvent
 {
-    public static (IEvent Stored, OrderEvent Published) Of<T>(T data, Order after) where T : notnull, IOrderEvent
+    /// <summary>The event that starts a new order's stream: version 1.</summary>
+    public static (IEvent Stored, OrderEvent Published) First(OrderPlaced placed, Order order) => Of(placed, order, version: 1);
+
+    /// <summary>
+    /// The one event appended to <paramref name="before"/>'s stream ([WriteAggregate] loaded it at
+    /// <see cref="Order.Version"/> and Marten appends at that version, a racing writer failing at commit), so its stream
+    /// version is that version + 1.
+    /// </summary>
+    public static (IEvent Stored, OrderEvent Published) Next<T>(T data, Order before, Order after) where T : notnull, IOrderEvent =>
+        Of(data, after, before.Version + 1);
+
+    private static (IEvent Stored, OrderEvent Published) Of<T>(T data, Order after, long version) where T : notnull, IOrderEvent
     {
-        var published = OrderEvent.For(after, data, Guid.CreateVersion7());
+        var published = OrderEvent.For(after, data, Guid.CreateVersion7(), version);
         return (new Event<T>(data) { Id = published.EventId }, published);
     }
 }

@@ -46,7 +46,7 @@ public sealed class OrderEventReplay(IServiceScopeFactory scopes, ILogger<OrderE
             foreach (var stored in toPublish)
             {
                 if (!orders.TryGetValue(stored.StreamKey!, out var order)) continue;
-                await outbox.PublishAsync(OrderEvent.For(order, (IOrderEvent)stored.Data, stored.Id));
+                await outbox.PublishAsync(OrderEvent.For(order, (IOrderEvent)stored.Data, stored.Id, stored.Version));
                 published++;
             }
 

@@ -22,7 +22,7 @@ public static class PayOrderEndpoint
     {
         var paid = OrderDecisions.Pay(order, clock.GetUtcNow());
         var after = order.Apply(paid);
-        var (stored, published) = LoggedEvent.Of(paid, after);
+        var (stored, published) = LoggedEvent.Next(paid, before: order, after);
         return (OrderResponse.From(after), [stored], published);
     }
 }

@@ -61,7 +61,13 @@ namespace OrderEvents.Features.Notifications.Migrations
                         .HasColumnType("bigint")
                         .HasColumnName("user_id");
 
+                    b.Property<long?>("Version")
+                        .HasColumnType("bigint")
+                        .HasColumnName("version");
+
                     b.HasKey("Id");
+
+                    b.HasIndex("OrderId", "Version");
 
                     b.HasIndex("UserId", "Position")
                         .IsUnique();
