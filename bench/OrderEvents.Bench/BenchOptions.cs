@@ -8,6 +8,8 @@ public sealed class BenchOptions
     public double Rate { get; private set; } = 300;
     public TimeSpan Duration { get; private set; } = TimeSpan.FromSeconds(30);
     public TimeSpan Warmup { get; private set; } = TimeSpan.FromSeconds(20);
+    public TimeSpan Cold { get; private set; } = TimeSpan.FromSeconds(30);
+    public TimeSpan IdleWindow { get; private set; } = TimeSpan.FromSeconds(10);
     public int Users { get; private set; } = 20;
 
     /// <summary>Shares of the mixed phase: creates, pays and cancels (pays and cancels target orders created earlier in the phase).</summary>
@@ -50,6 +52,9 @@ public sealed class BenchOptions
 
           --rate 300               fixed open-loop rate (req/s) of the create-only and mixed phases
           --duration 30s           length of each fixed-rate phase
+          --cold 30s               cold start: right after start-up (and the users' sign-in), creates at --rate for
+                                   this long, measured like the warm creates phase (0 skips it)
+          --idle 10s               idle CPU window after the last phase
           --warmup 20s             warm-up (mixed, at min(rate,200)/s), not reported: long enough for the JIT to finish
                                    tiering up the hot paths (a 5 s warm-up left it compiling in the first phase)
           --users 20               users registered and logged in per target
@@ -89,6 +94,8 @@ public sealed class BenchOptions
                 case "--rate": options.Rate = double.Parse(Value(), CultureInfo.InvariantCulture); break;
                 case "--duration": options.Duration = ParseDuration(Value()); break;
                 case "--warmup": options.Warmup = ParseDuration(Value()); break;
+                case "--cold": options.Cold = ParseDuration(Value()); break;
+                case "--idle": options.IdleWindow = ParseDuration(Value()); break;
                 case "--users": options.Users = int.Parse(Value()); break;
                 case "--mix":
                     var shares = Value().Split(',').Select(s => double.Parse(s, CultureInfo.InvariantCulture)).ToArray();
@@ -128,6 +135,8 @@ public sealed class BenchOptions
                     options.Rate = 100;
                     options.Duration = TimeSpan.FromSeconds(5);
                     options.Warmup = TimeSpan.FromSeconds(3);
+                    options.Cold = TimeSpan.FromSeconds(5);
+                    options.IdleWindow = TimeSpan.FromSeconds(3);
                     options.Users = 8;
                     options.MaxSteps = 3;
                     options.StepDuration = TimeSpan.FromSeconds(3);
@@ -155,7 +164,7 @@ public sealed class BenchOptions
     }
 
     public string Describe() => string.Create(CultureInfo.InvariantCulture,
-        $"rate {Rate}/s for {Duration.TotalSeconds} s (create-only, then mixed {Mix.Create:P0} create / {Mix.Pay:P0} pay / {Mix.Cancel:P0} cancel), " +
+        $"cold start {Cold.TotalSeconds} s at {Rate}/s, rate {Rate}/s for {Duration.TotalSeconds} s (create-only, then mixed {Mix.Create:P0} create / {Mix.Pay:P0} pay / {Mix.Cancel:P0} cancel), " +
         $"step search from {FirstStep:F0}/s x{StepFactor} ({MaxSteps} steps of {StepDuration.TotalSeconds} s, p99 < {P99Limit.TotalMilliseconds} ms), " +
         $"closed-loop burst {Connections} connections for {Burst.TotalSeconds} s, {Users} users, service environment {ServiceEnvironment}");
 }

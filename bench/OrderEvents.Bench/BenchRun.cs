@@ -19,7 +19,6 @@ public sealed class BenchRun(BenchOptions options, string repoRoot) : IDisposabl
     private const string SigningKey = "orderevents-benchmark-signing-key-0123456789abcdef";
     // After traffic stops, backends flush their statistics within a second (PGSTAT_MIN_INTERVAL).
     private static readonly TimeSpan StatsSettle = TimeSpan.FromMilliseconds(1200);
-    private static readonly TimeSpan IdleWindow = TimeSpan.FromSeconds(3);
 
     private readonly string _runDirectory = Directory.CreateTempSubdirectory("orderevents-bench-").FullName;
     private readonly List<IDisposable> _owned = [];
@@ -68,8 +67,17 @@ public sealed class BenchRun(BenchOptions options, string repoRoot) : IDisposabl
         var log = (string line) => Progress.WriteLine($"[{target.Name}] {line}");
         using var client = new ApiClient(target.BaseAddress, options.RequestTimeout);
         await client.WaitUntilUpAsync(() => target.Process.HasExited, TimeSpan.FromSeconds(120));
+        result.StartupSeconds = Stopwatch.GetElapsedTime(target.Process.StartedAt).TotalSeconds;
         await client.RegisterUsersAsync(options.Users, $"{target.Name}-{Guid.NewGuid():N}"[..24]);
-        log($"up on {target.BaseAddress}, {options.Users} users logged in");
+        log(string.Create(CultureInfo.InvariantCulture, $"up on {target.BaseAddress} {result.StartupSeconds:F2} s after its start, {options.Users} users logged in"));
+
+        // Cold start: what the first seconds after a start or a deployment cost (JIT, first connections), before any warm-up.
+        if (options.Cold > TimeSpan.Zero)
+        {
+            result.Cold = await MeasurePhaseAsync(target, $"cold start, open loop {options.Rate}/s, creates",
+                () => LoadGenerator.OpenLoopAsync(client, options.Rate, options.Cold, mix: null, seed: 0), settle: false);
+            log(Describe(result.Cold));
+        }
 
         var warmupRate = Math.Min(options.Rate, 200);
         var beforeWarmup = await CountNotificationsAsync(target);
@@ -110,9 +118,9 @@ public sealed class BenchRun(BenchOptions options, string repoRoot) : IDisposabl
         // has long finished tiering up (right after the warm-up, tier-1 compilation alone took a quarter to half a core).
         var idleServiceCpu = ProcStats.CpuMilliseconds(target.Process.Pid);
         var idlePostgresCpu = ProcStats.TreeCpuMilliseconds(_cluster!.PostmasterPid);
-        await Task.Delay(IdleWindow);
-        result.IdleServiceCpuPercent = (ProcStats.CpuMilliseconds(target.Process.Pid) - idleServiceCpu) / IdleWindow.TotalMilliseconds * 100;
-        result.IdlePostgresCpuPercent = (ProcStats.TreeCpuMilliseconds(_cluster.PostmasterPid) - idlePostgresCpu) / IdleWindow.TotalMilliseconds * 100;
+        await Task.Delay(options.IdleWindow);
+        result.IdleServiceCpuPercent = (ProcStats.CpuMilliseconds(target.Process.Pid) - idleServiceCpu) / options.IdleWindow.TotalMilliseconds * 100;
+        result.IdlePostgresCpuPercent = (ProcStats.TreeCpuMilliseconds(_cluster.PostmasterPid) - idlePostgresCpu) / options.IdleWindow.TotalMilliseconds * 100;
         log(string.Create(CultureInfo.InvariantCulture, $"idle CPU: {result.IdleServiceCpuPercent:F1} % of a core, PostgreSQL {result.IdlePostgresCpuPercent:F1} %"));
 
         result.PeakRssMib = ProcStats.StatusKib(target.Process.Pid, "VmHWM") / 1024.0;
@@ -124,10 +132,11 @@ public sealed class BenchRun(BenchOptions options, string repoRoot) : IDisposabl
     /// Traffic, then the drain (until every event of the phase has its notification); CPU of the target and of all of
     /// PostgreSQL and the target database's commits over traffic + drain; event lag of the phase's orders.
     /// </summary>
-    private async Task<PhaseResult> MeasurePhaseAsync(TargetProcess target, string name, Func<Task<Traffic>> run)
+    private async Task<PhaseResult> MeasurePhaseAsync(TargetProcess target, string name, Func<Task<Traffic>> run, bool settle = true)
     {
         var notificationsBefore = await CountNotificationsAsync(target);
-        await Task.Delay(StatsSettle);
+        // (The cold phase starts at once: its commits then include a few of the sign-in's.)
+        if (settle) await Task.Delay(StatsSettle);
         var commitsBefore = await _cluster!.CommitsAsync(target.Database);
         var serviceCpuBefore = ProcStats.CpuMilliseconds(target.Process.Pid);
         var postgresCpuBefore = ProcStats.TreeCpuMilliseconds(_cluster.PostmasterPid);
@@ -223,7 +232,9 @@ public sealed class BenchRun(BenchOptions options, string repoRoot) : IDisposabl
         var clock = Stopwatch.StartNew();
         using var publish = Process.Start(new ProcessStartInfo(_dotnet)
         {
-            ArgumentList = { "publish", Path.Combine(repoRoot, "src", "OrderEvents", "OrderEvents.csproj"), "-c", options.Configuration, "-o", output, "--nologo", "-v", "q" },
+            // For this machine's runtime, as the Dockerfile does: ReadyToRun (see OrderEvents.csproj).
+            ArgumentList = { "publish", Path.Combine(repoRoot, "src", "OrderEvents", "OrderEvents.csproj"), "-c", options.Configuration,
+                "-r", "linux-x64", "--self-contained", "false", "-o", output, "--nologo", "-v", "q" },
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,

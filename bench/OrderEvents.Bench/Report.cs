@@ -52,13 +52,22 @@ public static class Report
             Row("server RSS after the drain (MiB)", s?.RssMib ?? double.NaN, b?.RssMib ?? double.NaN, "F0");
         }
 
+        md.AppendLine("| **start-up** | | | |");
+        Row("process start → first HTTP answer (s)", service.StartupSeconds, baseline.StartupSeconds, "F2");
+        if (options.Cold > TimeSpan.Zero)
+        {
+            Phase($"cold start: open loop {options.Rate:0}/s for {options.Cold.TotalSeconds:0} s right after start-up, creates only", service.Cold, baseline.Cold, mixed: false, burst: false);
+            Row("cold POST p99 / warm POST p99 (creates phase below)", ColdRatio(service), ColdRatio(baseline), "F2", ratio: false);
+        }
+
         Phase($"open loop {options.Rate:0}/s for {options.Duration.TotalSeconds:0} s, creates only", service.CreateOnly, baseline.CreateOnly, mixed: false, burst: false);
         Phase($"open loop {options.Rate:0}/s for {options.Duration.TotalSeconds:0} s, mixed creates/pays/cancels", service.Mixed, baseline.Mixed, mixed: true, burst: false);
         md.AppendLine("| **step search (creates)** | | | |");
         md.AppendLine($"| highest rate with POST p99 < {options.P99Limit.TotalMilliseconds:0} ms (req/s) | {service.DescribeMaxSustainedRate()} | " +
                       $"{baseline.DescribeMaxSustainedRate()} | {Ratio(service.MaxSustainedRate, baseline.MaxSustainedRate)} |");
         Phase($"closed loop, {options.Connections} connections, {options.Burst.TotalSeconds:0} s burst (+ drain)", service.Burst, baseline.Burst, mixed: false, burst: true);
-        md.AppendLine("| **idle (3 s after the last phase, nothing sent)** | | | |");
+        Row("**slowest request of the run, any phase (ms)**", service.SlowestRequestMs, baseline.SlowestRequestMs);
+        md.AppendLine($"| **idle ({options.IdleWindow.TotalSeconds:0} s after the last phase, nothing sent)** | | | |");
         Row("server CPU (% of one core)", service.IdleServiceCpuPercent, baseline.IdleServiceCpuPercent);
         Row("PostgreSQL CPU (% of one core)", service.IdlePostgresCpuPercent, baseline.IdlePostgresCpuPercent);
         md.AppendLine("| **memory** | | | |");
@@ -81,6 +90,11 @@ public static class Report
                       "Commits = pg_stat_database.xact_commit of the target's database over traffic + drain.");
         return md.ToString();
     }
+
+    private static double ColdRatio(TargetResult result) =>
+        result.Cold is { } cold && result.CreateOnly is { } warm
+            ? cold.Traffic.ByOperation[Operation.Create].Summary().P99 / warm.Traffic.ByOperation[Operation.Create].Summary().P99
+            : double.NaN;
 
     private static Percentiles Summary(PhaseResult? phase, Operation operation) => phase?.Traffic.ByOperation[operation].Summary() ?? Percentiles.None;
 

@@ -27,6 +27,9 @@ public sealed record StepResult(double Rate, double Achieved, Percentiles Post, 
 public sealed class TargetResult(string name)
 {
     public string Name { get; } = name;
+    /// <summary>Seconds from the process start to its first HTTP answer.</summary>
+    public double StartupSeconds { get; set; } = double.NaN;
+    public PhaseResult? Cold { get; set; }
     public PhaseResult? CreateOnly { get; set; }
     public PhaseResult? Mixed { get; set; }
     public PhaseResult? Burst { get; set; }
@@ -36,6 +39,11 @@ public sealed class TargetResult(string name)
     public string? Failure { get; set; }
     public double IdleServiceCpuPercent { get; set; } = double.NaN;
     public double IdlePostgresCpuPercent { get; set; } = double.NaN;
+
+    /// <summary>The slowest request of any measured phase (ms).</summary>
+    public double SlowestRequestMs => new[] { Cold, CreateOnly, Mixed, Burst }.Where(p => p is not null)
+        .SelectMany(p => p!.Traffic.ByOperation.Values).Select(l => l.Summary().Max)
+        .Concat(Steps.Select(s => s.Post.Max)).Where(m => !double.IsNaN(m)).DefaultIfEmpty(double.NaN).Max();
 
     public double MaxSustainedRate => Steps.Where(s => s.Passed).Select(s => s.Rate).DefaultIfEmpty(double.NaN).Max();
 

@@ -18,6 +18,9 @@ public sealed class ChildProcess : IDisposable
     public int Pid => _process.Id;
     public string LogPath { get; }
     public bool HasExited => _process.HasExited;
+
+    /// <summary>Stopwatch timestamp taken just before the process was started (start-up is measured from it).</summary>
+    public long StartedAt { get; private set; }
     public int ExitCode => _process.ExitCode;
 
     /// <summary>Fires for every output line (after it was written to the log).</summary>
@@ -43,6 +46,7 @@ public sealed class ChildProcess : IDisposable
         var child = new ChildProcess(process, log, logPath);
         process.OutputDataReceived += (_, e) => child.OnLine(e.Data);
         process.ErrorDataReceived += (_, e) => child.OnLine(e.Data);
+        child.StartedAt = Stopwatch.GetTimestamp();
         process.Start();
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();

@@ -79,7 +79,8 @@ public sealed class ApiClient : IDisposable
             {
             }
 
-            await Task.Delay(200);
+            // Short steps: the time to the first answer is measured (start-up), so the poll must not blur it.
+            await Task.Delay(20);
         }
 
         throw new TimeoutException($"The target did not answer HTTP within {timeout.TotalSeconds} s");
