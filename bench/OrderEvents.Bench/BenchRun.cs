@@ -320,8 +320,7 @@ public sealed class BenchRun(BenchOptions options, string repoRoot) : IDisposabl
         var environment = ServiceEnvironment();
         environment["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}";
         environment["KAFKA_BROKERS"] = _bootstrap;
-        // --profile: perf resolves JIT-compiled and ReadyToRun methods through /tmp/perf-PID.map.
-        if (options.Profile) environment["DOTNET_PerfMapEnabled"] = "1";
+        if (options.Profile) foreach (var (key, value) in ProfilingEnvironment) environment[key] = value;
         foreach (var (key, value) in options.ServiceEnv) environment[key] = value;
         if (options.ServiceEnvironment != "Development") await ApplySchemaAsync(environment);
         var process = ChildProcess.Start(_dotnet, [_serviceDll, .. options.ServiceArgs], Path.GetDirectoryName(_serviceDll)!, environment,
@@ -363,12 +362,23 @@ public sealed class BenchRun(BenchOptions options, string repoRoot) : IDisposabl
             ["Jwt__SigningKey"] = SigningKey,
             ["BASELINE_TOPIC"] = "baseline-order-events",
             ["BASELINE_GROUP"] = "baseline-notifications",
-            ["DOTNET_PerfMapEnabled"] = options.Profile ? "1" : null,
         };
+        if (options.Profile) foreach (var (key, value) in ProfilingEnvironment) environment[key] = value;
         var process = ChildProcess.Start(_dotnet, [self, "baseline-server"], Path.GetDirectoryName(self)!, environment,
             Path.Combine(_runDirectory, "baseline.log"));
         return new TargetProcess("baseline", BaselineDatabase, NotificationStore.Baseline, process, new Uri($"http://127.0.0.1:{port}"));
     }
+
+    /// <summary>
+    /// --profile: perf names JIT-compiled methods through /tmp/perf-PID.map, and only for anonymous executable memory:
+    /// with W^X (the default) the runtime maps its code through a memfd ("doublemapper"), which perf takes for a file and
+    /// leaves unnamed, so W^X is off for a profiled target (both targets alike).
+    /// </summary>
+    private static readonly Dictionary<string, string> ProfilingEnvironment = new()
+    {
+        ["DOTNET_PerfMapEnabled"] = "1",
+        ["DOTNET_EnableWriteXorExecute"] = "0",
+    };
 
     private T Own<T>(T disposable) where T : IDisposable
     {

@@ -135,15 +135,27 @@ public sealed class CostProfiler : IAsyncDisposable
     /// <summary>The most frequent leaf-most managed frames of samples with a System.Text.Json frame, per stage.</summary>
     private static List<(string Stage, string Frame, int Samples)> JsonTop(List<(PerfSample Sample, Classified Class)> classified) =>
         classified.Where(c => c.Class.InJson)
-            .Select(c => (c.Class.Stage.Name, Frame: c.Sample.Frames.LastOrDefault(f => f.Symbol.Contains("System.Text.Json", StringComparison.Ordinal))?.Symbol ?? ""))
-            .GroupBy(x => (x.Name, Caller: CallerOfJson(x.Frame)))
+            .GroupBy(c => (c.Class.Stage.Name, Caller: CallerOfJson(c.Sample.Frames)))
             .Select(g => (g.Key.Name, g.Key.Caller, g.Count())).OrderByDescending(x => x.Item3).Take(20).ToList();
 
-    private static string CallerOfJson(string frame) => Shorten(frame);
+    /// <summary>The first frame above the outermost System.Text.Json frame: who serializes or parses.</summary>
+    private static string CallerOfJson(Frame[] frames)
+    {
+        var outermost = Array.FindLastIndex(frames, f => f.Method.StartsWith("System.Text.Json", StringComparison.Ordinal));
+        var caller = frames.Skip(outermost + 1).FirstOrDefault(f => !f.Method.StartsWith("System.Runtime.CompilerServices", StringComparison.Ordinal));
+        return caller is null ? "(none)" : Shorten(caller.Method);
+    }
 
     public static List<(string Stack, int Samples)> TopStacks(IEnumerable<PerfSample> samples, int count) =>
-        samples.GroupBy(s => string.Join(" ← ", s.Frames.Where(f => !f.IsKernel).Take(4).Select(f => Shorten(f.Symbol == "[unknown]" ? f.DsoName : f.Symbol))))
+        samples.GroupBy(s => string.Join(" ← ", s.Frames.Where(f => !f.IsKernel).Take(4).Select(f => Shorten(f.Method == "[unknown]" ? $"[{f.DsoName}]" : f.Method))))
             .Select(g => (g.Key, g.Count())).OrderByDescending(x => x.Item2).Take(count).ToList();
+
+    /// <summary>The frames of a sample that a reader needs, root first: managed methods and native libraries, for stages-top-stacks.txt.</summary>
+    public static string Chain(PerfSample sample, int count) =>
+        string.Join(" → ", sample.Frames.Where(f => !f.IsKernel).Select(f => f.Method == "[unknown]" ? $"[{f.DsoName}]" : Shorten(f.Method))
+            .Where(m => !m.StartsWith("System.Runtime.CompilerServices", StringComparison.Ordinal) && !m.StartsWith("System.Threading.ExecutionContext", StringComparison.Ordinal)
+                        && !m.StartsWith("System.Threading.Tasks", StringComparison.Ordinal))
+            .Take(count).Reverse());
 
     /// <summary>"instance void [Asm] Ns.Type::Method(args)[OptimizedTier1]" → "Ns.Type::Method".</summary>
     public static string Shorten(string symbol)

@@ -26,29 +26,60 @@ public static class CostRules
     public static readonly Stage Background = new("background: durability agent, node agents, heartbeats, timers", "crash recovery, two-node takeover");
     public static readonly Stage Telemetry = new("telemetry and logging", "observability");
 
+    public static readonly Stage NotificationSignals = new("notifications: LISTEN/NOTIFY fan-out to live streams", "the live notification stream (SSE)");
+    public static readonly Stage MartenOther = new("Marten, caller not on the stack");
+    public static readonly Stage WolverineOther = new("Wolverine runtime, other");
+
+    // Static fields initialise in text order: the stages above, then the rule lists.
     public static IReadOnlyList<StageRule> Service { get; } =
     [
+        // The order's request, in the order of its steps (the innermost of these frames decides).
         StageClassifier.Rule(HttpBodyGuard, "OrderEvents.Infrastructure.Http.JsonBodyGuard"),
-        StageClassifier.Rule(HttpValidation, "FluentValidation", "OrderEvents.Infrastructure.Http.Validation", "::Validate("),
-        StageClassifier.Rule(HttpAuth, "Microsoft.AspNetCore.Authentication", "Microsoft.AspNetCore.Authorization", "Microsoft.IdentityModel", "System.IdentityModel"),
-        StageClassifier.Rule(HttpAdmission, "OrderEvents.Infrastructure.Http.AdmissionControl", "System.Threading.RateLimiting"),
-        StageClassifier.Rule(HttpIdempotency, "Deduplicat"),
-        StageClassifier.Rule(HttpBinding, "Wolverine.Http.HttpHandler::ReadJsonAsync", "HttpHandler::ReadJson"),
-        StageClassifier.Rule(ProductLookup, "CreateOrderEndpoint::LoadAsync"),
-        StageClassifier.Rule(OutboxWrite, "Wolverine.Runtime.MessageContext::EnqueueCascading", "MessageBus::PublishAsync", "Wolverine.Marten.Persistence.Operations",
-            "Wolverine.Runtime.Serialization", "Wolverine.Marten.Publishing", "MessageContext::FlushOutgoing"),
-        StageClassifier.Rule(NotificationBatch, "OrderEvents.Features.Notifications", "OrderEventArrayHandler", "Microsoft.EntityFrameworkCore", "Wolverine.EntityFrameworkCore"),
-        StageClassifier.Rule(Inbox, "Wolverine.Runtime.WorkerQueues.DurableReceiver", "Incoming", "Wolverine.Persistence.Durability.DurableReceiver"),
-        StageClassifier.Rule(Listener, "Wolverine.Kafka.Internals.KafkaListener", "Wolverine.Kafka.KafkaListener", "Confluent.Kafka.Consumer", "Wolverine.Runtime.Batching", "BatchingProcessor",
-            "Wolverine.Kafka.Internals.KafkaEnvelopeMapper"),
-        StageClassifier.Rule(OutboxRelay, "Wolverine.Transports.Sending", "Wolverine.Kafka.Internals.KafkaSender", "Wolverine.Kafka.Internals.KafkaTopic", "Confluent.Kafka.Producer",
-            "Outgoing", "DurableSendingAgent"),
-        StageClassifier.Rule(MartenAppend, "Marten.", "Weasel.", "JasperFx.Events"),
-        StageClassifier.Rule(OrderHandler, "Internal.Generated.WolverineHandlers.POST_api_orders", "OrderEvents.Features.Orders", "Wolverine.Http"),
-        StageClassifier.Rule(Background, "Wolverine.Runtime.Agents", "DurabilityAgent", "NodeAgentController", "Wolverine.Persistence.Durability", "Wolverine.RDBMS",
-            "System.Threading.TimerQueue", "Microsoft.Extensions.Diagnostics.HealthChecks", "Wolverine.Runtime.Scheduled"),
-        StageClassifier.Rule(Telemetry, "OpenTelemetry", "Microsoft.Extensions.Logging", "System.Diagnostics.Metrics", "System.Diagnostics.Activity"),
-        StageClassifier.Rule(HttpServer, "Microsoft.AspNetCore", "System.Net.Http.Headers"),
+        StageClassifier.Rule(HttpValidation, "FluentValidation.", "OrderEvents.Infrastructure.Http.Validation", "CreateOrderEndpoint::Validate"),
+        StageClassifier.Rule(HttpAuth, "Microsoft.AspNetCore.Authentication", "Microsoft.AspNetCore.Authorization", "Microsoft.IdentityModel.", "System.IdentityModel.",
+            "OrderEvents.Infrastructure.Auth."),
+        StageClassifier.Rule(HttpAdmission, "OrderEvents.Infrastructure.Http.AdmissionControl", "System.Threading.RateLimiting.", "Microsoft.AspNetCore.RateLimiting."),
+        StageClassifier.Rule(HttpIdempotency, "Deduplicat", "DeduplicatedResponse", "::ScopeDeduplicationId", "::PrepareClaim", "::QueueClaim", "::FindClaimAsync",
+            "+<FindClaimAsync>", "HttpRequestRewindExtensions::EnableBuffering"),
+        StageClassifier.Rule(HttpBinding, "Wolverine.Http.HttpHandler::ReadJsonAsync", "Wolverine.Http.HttpHandler+<ReadJsonAsync>"),
+        StageClassifier.Rule(ProductLookup, "CreateOrderEndpoint::LoadAsync", "CreateOrderEndpoint+<LoadAsync>"),
+        StageClassifier.Rule(OutboxWrite, "Wolverine.Runtime.MessageContext::EnqueueCascading", "Wolverine.Runtime.MessageContext+<EnqueueCascading",
+            "Wolverine.Runtime.MessageBus::PublishAsync", "Wolverine.Runtime.Routing.", "Wolverine.Marten.Persistence.Operations.StoreOutgoingEnvelope",
+            "Wolverine.Runtime.Serialization.EnvelopeSerializer", "Wolverine.Marten.FlushOutgoingMessagesOnCommit", "Wolverine.Runtime.MessageContext::FlushOutgoing",
+            "Wolverine.Runtime.MessageContext+<FlushOutgoing", "Wolverine.Runtime.MessageContext+<flushOutgoing", "Wolverine.Marten.Publishing."),
+        StageClassifier.Rule(MartenAppend, "Marten.Internal.Sessions.DocumentSessionBase::SaveChangesAsync", "Marten.Internal.Sessions.DocumentSessionBase+<SaveChangesAsync>",
+            "::StartStream", "Marten.Events.EventStore::StartStream"),
+        StageClassifier.Rule(OrderHandler, "Internal.Generated.WolverineHandlers.POST_api_orders", "OrderEvents.Features.Orders.CreateOrderEndpoint"),
+
+        // After the commit: the outbox's sending agent and Kafka producer, and the delete of sent envelopes.
+        StageClassifier.Rule(OutboxRelay, "Wolverine.Transports.Sending.", "Wolverine.Kafka.KafkaSenderProtocol", "Wolverine.Kafka.Internals.KafkaSender",
+            "Confluent.Kafka.Producer", "Wolverine.Postgresql.PostgresqlMessageStore::DeleteOutgoing", "Wolverine.Postgresql.PostgresqlMessageStore+<DeleteOutgoing",
+            "::DeleteOutgoing", "+<DeleteOutgoing", "Wolverine.Persistence.Durability.DurableSendingAgent"),
+
+        // The consumer side: listener, inbox, the batch handler.
+        StageClassifier.Rule(NotificationBatch, "OrderEvents.Features.Notifications.NotifyUsersHandler", "Internal.Generated.WolverineHandlers.OrderEventArrayHandler",
+            "Microsoft.EntityFrameworkCore.", "Npgsql.EntityFrameworkCore.", "Wolverine.EntityFrameworkCore."),
+        StageClassifier.Rule(NotificationSignals, "OrderEvents.Features.Notifications.NotificationSignals"),
+        StageClassifier.Rule(Inbox, "Wolverine.Runtime.WorkerQueues.DurableReceiver", "Wolverine.Runtime.WorkerQueues.InboxCompletionCoalescer",
+            "Wolverine.Runtime.WorkerQueues.InboxCustody", "::StoreIncoming", "+<StoreIncoming", "::MarkIncomingEnvelopeAsHandled", "+<MarkIncomingEnvelopeAsHandled",
+            "Wolverine.Runtime.MessageSucceededContinuation"),
+        StageClassifier.Rule(Listener, "Wolverine.Kafka.Internals.KafkaTopicGroupListener", "Wolverine.Kafka.Internals.KafkaListener", "Wolverine.Kafka.Internals.KafkaEnvelopeMapper",
+            "Wolverine.Kafka.Internals.KafkaOffsetCommitter", "OrderEvents.Infrastructure.Kafka.", "Confluent.Kafka.Consumer", "Wolverine.Transports.BackgroundReceiveLoop",
+            "Wolverine.Transports.ReceiverWithRules", "Wolverine.Runtime.Batching.", "Wolverine.Runtime.HandlerPipeline", "Wolverine.Runtime.Handlers.Executor",
+            "Wolverine.Transports.Local."),
+
+        // Background work: durability (recovery, node assignment, heartbeats), scheduled jobs, timers, health checks.
+        StageClassifier.Rule(Background, "Wolverine.Runtime.Agents.", "Wolverine.RDBMS.DurabilityAgent", "Wolverine.RDBMS.Polling.", "Wolverine.Persistence.Durability.",
+            "Wolverine.Postgresql.PostgresqlNodePersistence", "Wolverine.Postgresql.AdvisoryLock", "Wolverine.Runtime.Scheduled", "Microsoft.Extensions.Diagnostics.HealthChecks",
+            "OrderEvents.Infrastructure.Health.", "System.Threading.TimerQueue", "JasperFx.Events.Daemon", "Marten.Events.Daemon"),
+        StageClassifier.Rule(Telemetry, "OpenTelemetry.", "Microsoft.Extensions.Logging.", "System.Diagnostics.Metrics.", "System.Diagnostics.Activity",
+            "OrderEvents.Infrastructure.Telemetry."),
+        StageClassifier.Rule(HttpServer, "Microsoft.AspNetCore.", "Microsoft.Net.Http.Headers", "Wolverine.Http.HttpHandler", "Wolverine.Http."),
+
+        // Fallbacks: a library frame with no step of ours above it.
+        StageClassifier.Fallback(MartenOther, "Marten.", "Weasel.", "JasperFx.", "[Marten.dll]", "[Weasel."),
+        StageClassifier.Fallback(WolverineOther, "Wolverine.", "[Wolverine"),
+        StageClassifier.Fallback(HttpServer, "[Microsoft.AspNetCore"),
     ];
 
     // Baseline stages.

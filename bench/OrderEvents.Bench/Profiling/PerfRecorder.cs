@@ -29,7 +29,7 @@ public sealed class PerfRecorder : IDisposable
     {
         var start = new ProcessStartInfo("perf")
         {
-            ArgumentList = { "record", "-e", "cpu-clock", "-F", "999", "-g", "-k", "CLOCK_MONOTONIC", "-p", pid.ToString(), "-o", dataFile },
+            ArgumentList = { "record", "-e", "cpu-clock", "-F", "999", "--call-graph", Environment.GetEnvironmentVariable("BENCH_PERF_CALL_GRAPH") ?? "fp", "-k", "CLOCK_MONOTONIC", "-p", pid.ToString(), "-o", dataFile },
             RedirectStandardError = true,
             RedirectStandardOutput = true,
             UseShellExecute = false,
@@ -100,6 +100,44 @@ public sealed record PerfSample(string Thread, int Tid, long TimeNs, Frame[] Fra
 /// <summary>A frame: the symbol as perf resolved it ("[unknown]" when it could not) and its DSO (file or perf map).</summary>
 public sealed record Frame(string Symbol, string Dso)
 {
+    /// <summary>
+    /// What rules match: a managed method as "Namespace.Type::Method" (perf-map names carry the return type, the assembly
+    /// and the parameter types, which would let a rule match a method by its parameters); for a method perf could not
+    /// name inside a managed assembly (ReadyToRun code is not in the perf map; hot methods are recompiled at tier 1 and
+    /// are) the assembly's file name, e.g. "[Marten.dll]"; otherwise the symbol.
+    /// </summary>
+    public string Method { get; } = MethodOf(Symbol, Dso);
+
+    private static string MethodOf(string symbol, string dso)
+    {
+        if (symbol == "[unknown]")
+        {
+            var file = Path.GetFileName(dso);
+            return file.EndsWith(".dll", StringComparison.Ordinal) ? $"[{file}]" : symbol;
+        }
+
+        var separator = symbol.IndexOf("::", StringComparison.Ordinal);
+        if (separator < 0) return symbol;
+        var paren = symbol.IndexOf('(', separator);
+        var end = paren < 0 ? symbol.Length : paren;
+        // The type starts after the last space before "::" that is outside generic brackets ("[Asm] Ns.Type`1[A,B]::M").
+        var depth = 0;
+        var start = 0;
+        for (var i = separator - 1; i >= 0; i--)
+        {
+            var c = symbol[i];
+            if (c == ']') depth++;
+            else if (c == '[') depth--;
+            else if (c == ' ' && depth == 0)
+            {
+                start = i + 1;
+                break;
+            }
+        }
+
+        return symbol[start..end];
+    }
+
     public bool IsKernel => Dso.StartsWith("[kernel", StringComparison.Ordinal) || Dso.Contains(".ko", StringComparison.Ordinal);
     public string DsoName => Path.GetFileName(Dso.TrimEnd(']').TrimStart('['));
 }
