@@ -42,6 +42,14 @@ public static class ClassifyCommand
         Console.WriteLine("Top unclassified stacks:");
         foreach (var (stack, count) in CostProfiler.TopStacks(classified.Where(c => c.Class.Stage == StageClassifier.Unclassified).Select(c => c.Sample), 30))
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{count / (double)samples.Count,7:P2}  {stack}"));
+        var heapReport = Path.Combine(directory, "heap-report.txt");
+        if (File.Exists(heapReport))
+        {
+            Console.WriteLine();
+            Console.WriteLine("Heap after the run (dotnet-gcdump), top types:");
+            foreach (var line in HeapDump.TopTypes(await File.ReadAllTextAsync(heapReport), 15)) Console.WriteLine(line);
+        }
+
         return 0;
     }
 }

@@ -63,7 +63,11 @@ public sealed class CostProfiler : IAsyncDisposable
     }
 
     /// <summary>The traffic just stopped: memory near its peak (before the drain lets it fall).</summary>
-    public void TrafficEnded() => _atTrafficEnd = MemorySnapshot.Read(_target.Process.Pid, withMappings: false);
+    public void TrafficEnded()
+    {
+        _atTrafficEnd = MemorySnapshot.Read(_target.Process.Pid, withMappings: false);
+        _runtime.MarkTrafficEnd();
+    }
 
     /// <summary>Right after the drain (with the bench's CPU reading): stop sampling and the event session.</summary>
     public async Task StopSamplingAsync()
@@ -112,9 +116,11 @@ public sealed class CostProfiler : IAsyncDisposable
             Threads = classified.GroupBy(c => ThreadGroup(c.Sample.Thread)).Select(g => (g.Key, g.Count())).OrderByDescending(t => t.Item2).ToList(),
             UnresolvedManagedShare = samples.Count == 0 ? 0 : samples.Count(s => s.Frames.Length > 0 && IsUnresolvedManaged(s.Frames[0])) / (double)samples.Count,
             JsonByFrame = JsonTop(classified),
+            SyscallsByNeighbour = SyscallsByNeighbour(classified),
             Runtime = new RuntimeSummary(_runtime.AllocatedBytes, _runtime.AllocationTicks,
                 _runtime.AllocatedByType.OrderByDescending(p => p.Value).Take(25).Select(p => (p.Key, p.Value)).ToList(),
-                (int[])_runtime.Collections.Clone(), _runtime.Pauses.Count, _runtime.PauseMilliseconds, _runtime.LastHeapBytes),
+                (int[])_runtime.Collections.Clone(), _runtime.Pauses.Count, _runtime.PauseMilliseconds, _runtime.HeapBytesAtTrafficEnd,
+                samples.Count == 0 ? 0 : _runtime.Pauses.Count(p => p.StartNs >= samples.Min(x => x.TimeNs) && p.EndNs <= samples.Max(x => x.TimeNs))),
             Database = database,
             MemoryAtTrafficEnd = _atTrafficEnd,
             MemoryAtEnd = memoryAtEnd,
@@ -137,6 +143,44 @@ public sealed class CostProfiler : IAsyncDisposable
         classified.Where(c => c.Class.InJson)
             .GroupBy(c => (c.Class.Stage.Name, Caller: CallerOfJson(c.Sample.Frames)))
             .Select(g => (g.Key.Name, g.Key.Caller, g.Count())).OrderByDescending(x => x.Item3).Take(20).ToList();
+
+    /// <summary>
+    /// The send()/recv() samples whose caller perf lost, by the stage of the same thread's nearest other sample within
+    /// 2 ms (a loopback send takes microseconds: the thread was doing that stage's work around it). An estimate, shown
+    /// apart from the measured table; samples with no such neighbour stay "no neighbour".
+    /// </summary>
+    private static List<(string Stage, int Samples)> SyscallsByNeighbour(List<(PerfSample Sample, Classified Class)> classified)
+    {
+        const long window = 2_000_000;
+        var counts = new Dictionary<string, int>();
+        foreach (var thread in classified.GroupBy(c => c.Sample.Tid))
+        {
+            var ordered = thread.OrderBy(c => c.Sample.TimeNs).ToList();
+            for (var i = 0; i < ordered.Count; i++)
+            {
+                if (ordered[i].Class.Stage != StageClassifier.SocketSyscallOrphan) continue;
+                var time = ordered[i].Sample.TimeNs;
+                (string Stage, long Distance)? best = null;
+                foreach (var step in (int[])[-1, 1])
+                for (var j = i + step; j >= 0 && j < ordered.Count && Math.Abs(ordered[j].Sample.TimeNs - time) <= window; j += step)
+                {
+                    if (!IsWork(ordered[j].Class.Stage)) continue;
+                    var distance = Math.Abs(ordered[j].Sample.TimeNs - time);
+                    if (best is null || distance < best.Value.Distance) best = (ordered[j].Class.Stage.Name, distance);
+                    break;
+                }
+
+                var stage = best?.Stage ?? "no neighbour within 2 ms";
+                counts[stage] = counts.GetValueOrDefault(stage) + 1;
+            }
+        }
+
+        return counts.Select(p => (p.Key, p.Value)).OrderByDescending(p => p.Value).ToList();
+    }
+
+    private static bool IsWork(Stage stage) =>
+        stage != StageClassifier.SocketSyscallOrphan && stage != StageClassifier.Unclassified && stage != StageClassifier.ThreadPool
+        && stage != StageClassifier.Gc && stage != StageClassifier.Jit;
 
     /// <summary>The first frame above the outermost System.Text.Json frame: who serializes or parses.</summary>
     private static string CallerOfJson(Frame[] frames)
@@ -228,7 +272,29 @@ public static class HeapDump
 
         var (reported, report) = await RunAsync(["tool", "run", "dotnet-gcdump", "report", file], directory);
         await File.WriteAllTextAsync(Path.Combine(directory, "heap-report.txt"), report);
-        return reported ? report.Split('\n').Where(l => l.Trim().Length > 0).Take(32).ToList() : [$"(gcdump report failed: {report.Trim()})"];
+        return reported ? TopTypes(report, 15) : [$"(gcdump report failed: {report.Trim()})"];
+    }
+
+    /// <summary>
+    /// The heapstat report lists "average object bytes, count, type" per type and size bucket ("(Bytes > 10K)"): the
+    /// types by their total (average × count, buckets added up), with the heap's totals first.
+    /// </summary>
+    public static List<string> TopTypes(string report, int count)
+    {
+        var lines = report.Split('\n');
+        var totals = new Dictionary<string, (double Bytes, long Objects)>();
+        foreach (var line in lines)
+        {
+            var parts = line.Trim().Split(' ', 3, StringSplitOptions.RemoveEmptyEntries);
+            if (parts.Length < 3 || !long.TryParse(parts[0].Replace(",", ""), out var average) || !long.TryParse(parts[1].Replace(",", ""), out var objects)) continue;
+            var type = System.Text.RegularExpressions.Regex.Replace(parts[2], @" \(Bytes > [0-9]+K\)", "").Trim();
+            var total = totals.GetValueOrDefault(type);
+            totals[type] = (total.Bytes + (double)average * objects, total.Objects + objects);
+        }
+
+        var header = lines.Where(l => l.Contains("GC Heap", StringComparison.Ordinal)).Select(l => l.Trim());
+        return header.Concat(totals.OrderByDescending(t => t.Value.Bytes).Take(count)
+            .Select(t => string.Create(CultureInfo.InvariantCulture, $"{t.Value.Bytes / 1024.0,10:N0} KiB {t.Value.Objects,9:N0}  {t.Key}"))).ToList();
     }
 
     private static async Task<(bool Ok, string Output)> RunAsync(string[] arguments, string directory)
@@ -256,7 +322,8 @@ public static class HeapDump
 
 public sealed record StageCost(Stage Stage, int Samples, int JsonSamples, int KernelSamples, int RuntimeNativeSamples, List<(string Rule, int Samples)> Rules);
 
-public sealed record RuntimeSummary(long AllocatedBytes, long AllocationTicks, List<(string Type, long Bytes)> TopTypes, int[] Collections, int Pauses, double PauseMs, long HeapBytesAfterLastGc);
+public sealed record RuntimeSummary(long AllocatedBytes, long AllocationTicks, List<(string Type, long Bytes)> TopTypes, int[] Collections, int Pauses, double PauseMs,
+    long HeapBytesAtTrafficEnd, int PausesInsideSamples);
 
 /// <summary>The cost figures of one target's burst (traffic + drain).</summary>
 public sealed class CostProfile
@@ -273,6 +340,7 @@ public sealed class CostProfile
     public required List<(string Thread, int Samples)> Threads { get; init; }
     public required double UnresolvedManagedShare { get; init; }
     public required List<(string Stage, string Frame, int Samples)> JsonByFrame { get; init; }
+    public required List<(string Stage, int Samples)> SyscallsByNeighbour { get; init; }
     public required RuntimeSummary Runtime { get; init; }
     public required PostgresActivity Database { get; init; }
     public required MemorySnapshot? MemoryAtTrafficEnd { get; init; }

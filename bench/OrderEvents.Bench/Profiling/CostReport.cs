@@ -19,7 +19,9 @@ public static class CostReport
         md.AppendLine("CPU by stage = the stage's share of the target's perf samples (`perf record -e cpu-clock -F 999 -g`, perf map for managed code) × the " +
                       "target's CPU per order over the same window (/proc utime+stime, the table above). Stages: innermost frame a rule recognises " +
                       "(Profiling/CostRules.cs); GC = samples of the collecting thread inside the runtime's own pause events. The profilers cost some " +
-                      "throughput (perf, the EventPipe session, pg_stat_statements): compare these figures with each other, and the throughput with a run without `--profile`.");
+                      "throughput (perf, the EventPipe session, pg_stat_statements): compare these figures with each other, and the throughput with a run without `--profile`. " +
+                      "Both targets run with DOTNET_PerfMapEnabled=1 and DOTNET_EnableWriteXorExecute=0 (perf names JIT code only in anonymous memory); " +
+                      "ReadyToRun code is not in the perf map, but hot methods are recompiled at tier 1 and are: the unresolved share below says what is left.");
         md.AppendLine();
         foreach (var p in profiles)
             md.AppendLine(F($"- {p.Target}: {p.Orders:N0} orders, {p.ProcessCpuMs / p.Orders:F3} ms CPU per order, {p.Samples:N0} samples, {p.UnresolvedManagedShare:P1} of samples with an unresolved leaf; artifacts `{Relative(p.Directory)}`"));
@@ -54,9 +56,17 @@ public static class CostReport
         }
 
         md.AppendLine();
-        md.AppendLine("System.Text.Json by the outermost JSON frame (who serializes what), samples:");
+        foreach (var p in profiles.Where(p => p.SyscallsByNeighbour.Count > 0))
+        {
+            var total = p.SyscallsByNeighbour.Sum(x => x.Samples);
+            md.AppendLine(F($"Estimate, not in the table above: the {p.Target}'s send()/recv() samples whose caller perf lost ({p.MsPerOrder(total):F3} ms/order), by the stage of the same thread's nearest sample within 2 ms: ") +
+                          string.Join(", ", p.SyscallsByNeighbour.Take(8).Select(x => F($"{x.Stage} {p.MsPerOrder(x.Samples):F3}"))));
+            md.AppendLine();
+        }
+
+        md.AppendLine("System.Text.Json by its caller (the first frame above the outermost JSON frame), ms per order:");
         md.AppendLine();
-        md.AppendLine("| target | stage | outermost System.Text.Json frame | ms/order |");
+        md.AppendLine("| target | stage | caller of System.Text.Json | ms/order |");
         md.AppendLine("|---|---|---|---|");
         foreach (var p in profiles)
         foreach (var (stage, frame, samples) in p.JsonByFrame.Take(12))
@@ -70,7 +80,8 @@ public static class CostReport
         Row(md, "allocated per order (KiB)", service, bare, p => p.Runtime.AllocatedBytes / 1024.0 / p.Orders, "F1");
         Row(md, "gen0 / gen1 / gen2 collections per 1,000 orders", service, bare, null, "", p => F($"{1000.0 * p.Runtime.Collections[0] / p.Orders:F1} / {1000.0 * p.Runtime.Collections[1] / p.Orders:F2} / {1000.0 * p.Runtime.Collections[2] / p.Orders:F2}"));
         Row(md, "GC pause time per order (ms)", service, bare, p => p.Runtime.PauseMs / p.Orders, "F3");
-        Row(md, "GC heap after the last GC (MiB)", service, bare, p => p.Runtime.HeapBytesAfterLastGc / 1048576.0, "F0");
+        Row(md, "GC heap after the last GC before the traffic ended (MiB)", service, bare, p => p.Runtime.HeapBytesAtTrafficEnd / 1048576.0, "F0");
+        Row(md, "GC pauses inside the perf window / all (clock check)", service, bare, null, "", p => F($"{p.Runtime.PausesInsideSamples} / {p.Runtime.Pauses}"));
         md.AppendLine();
         foreach (var p in profiles)
         {
@@ -133,7 +144,7 @@ public static class CostReport
             md.AppendLine($"Largest resident mappings of {p.Target} after the run (MiB): " + string.Join(", ",
                 p.MemoryAtEnd.ByMapping.Take(12).Select(m => F($"{(Path.GetFileName(m.Mapping) is { Length: > 0 } n ? n : m.Mapping)} {m.RssKib / 1024.0:F1}"))));
             md.AppendLine();
-            md.AppendLine($"Heap of {p.Target} after the run (dotnet-gcdump report, top types by size):");
+            md.AppendLine($"Heap of {p.Target} after the run (dotnet-gcdump, which collects first: the live objects; top types by total size):");
             md.AppendLine();
             md.AppendLine("```");
             foreach (var line in p.HeapTopTypes.Take(24)) md.AppendLine(line.TrimEnd());

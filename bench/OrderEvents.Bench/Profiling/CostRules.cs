@@ -12,7 +12,7 @@ public static class CostRules
     public static readonly Stage HttpAuth = new("HTTP: JWT authentication and authorization", "only signed-in users order");
     public static readonly Stage HttpAdmission = new("HTTP: admission control", "no collapse past capacity (503 instead of time-outs)");
     public static readonly Stage HttpBodyGuard = new("HTTP: JSON body guard (trial parse)", "clear 400s for bad bodies");
-    public static readonly Stage HttpBinding = new("HTTP: binding the body (Wolverine ReadJsonAsync)", "the API");
+    public static readonly Stage HttpBinding = new("HTTP: binding the body (Wolverine ReadJsonAsync; bare: minimal API ReadFromJsonAsync)", "the API");
     public static readonly Stage HttpIdempotency = new("HTTP: idempotency key handling (Wolverine dedup)", "safe retries with Idempotency-Key");
     public static readonly Stage HttpValidation = new("HTTP: validation (FluentValidation)", "clear 400s for bad orders");
     public static readonly Stage ProductLookup = new("order: product lookup (Marten LoadMany)", "prices from the catalog");
@@ -76,27 +76,33 @@ public static class CostRules
             "OrderEvents.Infrastructure.Telemetry."),
         StageClassifier.Rule(HttpServer, "Microsoft.AspNetCore.", "Microsoft.Net.Http.Headers", "Wolverine.Http.HttpHandler", "Wolverine.Http."),
 
-        // Fallbacks: a library frame with no step of ours above it.
+        // Fallbacks: a library frame with no step of ours above it. An async continuation resumed by a socket completion
+        // has only the resumed methods on its stack: Marten's document loads in the burst are the product lookup (the
+        // user check is cached), its batch execution is SaveChanges.
+        StageClassifier.Fallback(ProductLookup, "Marten.Internal.Storage.LightweightDocumentStorage", "Weasel.Storage.ClosedShapeLightweightSelector",
+            "Marten.Services.SystemTextJsonSerializer+<FromJsonAsync>", "Marten.Internal.Sessions.AutoClosingLifetime+<ExecuteReaderAsync>"),
+        StageClassifier.Fallback(MartenAppend, "Marten.Internal.Sessions.AutoClosingLifetime+<ExecuteBatchPagesAsync>", "Marten.Internal.Sessions.OperationPage",
+            "Marten.Events.Operations.", "Marten.Internal.Sessions.DocumentSessionBase+<ExecuteBatchAsync>", "JasperFx.Events.", "Marten.Events."),
         StageClassifier.Fallback(MartenOther, "Marten.", "Weasel.", "JasperFx.", "[Marten.dll]", "[Weasel."),
         StageClassifier.Fallback(WolverineOther, "Wolverine.", "[Wolverine"),
         StageClassifier.Fallback(HttpServer, "[Microsoft.AspNetCore"),
     ];
 
     // Baseline stages.
-    public static readonly Stage BareHttpServer = new("HTTP: Kestrel, routing, minimal API binding + response", "the API");
     public static readonly Stage BareOrder = new("order: price lookup + one batch (order, items, outbox row) + commit (Npgsql)", "the order and its event, durably");
     public static readonly Stage BareRelay = new("outbox: relay (delete, produce, commit)", "no lost event (outbox)");
     public static readonly Stage BareConsumer = new("consumer: fetch + one insert per batch + offset commit", "notifications, idempotent by event id");
 
     public static IReadOnlyList<StageRule> Baseline { get; } =
     [
-        StageClassifier.Rule(HttpValidation, "FluentValidation"),
+        StageClassifier.Rule(HttpValidation, "FluentValidation."),
+        StageClassifier.Rule(HttpBinding, "Microsoft.AspNetCore.Http.HttpRequestJsonExtensions", "HandleRequestBodyAndCompileRequestDelegateForJson"),
         StageClassifier.Rule(HttpAuth, "Microsoft.AspNetCore.Authentication", "Microsoft.AspNetCore.Authorization", "Microsoft.IdentityModel", "System.IdentityModel"),
         StageClassifier.Rule(BareRelay, "OrderEvents.Bench.Baseline.OutboxRelay", "Confluent.Kafka.Producer"),
         StageClassifier.Rule(BareConsumer, "OrderEvents.Bench.Baseline.NotificationConsumer", "Confluent.Kafka.Consumer"),
         StageClassifier.Rule(BareOrder, "OrderEvents.Bench.Baseline.BareServer", "OrderEvents.Bench.Baseline.OrderIds"),
         StageClassifier.Rule(Telemetry, "Microsoft.Extensions.Logging", "System.Diagnostics.Metrics", "System.Diagnostics.Activity"),
-        StageClassifier.Rule(BareHttpServer, "Microsoft.AspNetCore", "System.Net.Http.Headers"),
+        StageClassifier.Rule(HttpServer, "Microsoft.AspNetCore", "System.Net.Http.Headers"),
         StageClassifier.Rule(Background, "System.Threading.TimerQueue"),
     ];
 

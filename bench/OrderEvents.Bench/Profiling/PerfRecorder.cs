@@ -29,7 +29,7 @@ public sealed class PerfRecorder : IDisposable
     {
         var start = new ProcessStartInfo("perf")
         {
-            ArgumentList = { "record", "-e", "cpu-clock", "-F", "999", "--call-graph", Environment.GetEnvironmentVariable("BENCH_PERF_CALL_GRAPH") ?? "fp", "-k", "CLOCK_MONOTONIC", "-p", pid.ToString(), "-o", dataFile },
+            ArgumentList = { "record", "-e", "cpu-clock", "-F", "999", "--call-graph", "fp", "-k", "CLOCK_MONOTONIC", "-p", pid.ToString(), "-o", dataFile },
             RedirectStandardError = true,
             RedirectStandardOutput = true,
             UseShellExecute = false,

@@ -76,6 +76,14 @@ public sealed class RuntimeEvents : IAsyncDisposable
     public List<GcPause> Pauses { get; } = [];
     public long LastHeapBytes { get; private set; }
 
+    /// <summary>The GC heap after the last collection before <see cref="MarkTrafficEnd"/> (the burst's traffic stopped).</summary>
+    public long HeapBytesAtTrafficEnd { get; private set; }
+
+    public void MarkTrafficEnd()
+    {
+        lock (_gate) HeapBytesAtTrafficEnd = LastHeapBytes;
+    }
+
     public double PauseMilliseconds => Pauses.Sum(p => (p.EndNs - p.StartNs) / 1e6);
 
     // EventPipe's raw timestamps on Linux are CLOCK_MONOTONIC nanoseconds (the runtime's QueryPerformanceCounter, frequency
