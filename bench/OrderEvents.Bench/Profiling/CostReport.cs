@@ -48,7 +48,7 @@ public static class CostReport
         md.AppendLine("| stage | target | JSON | kernel | runtime native |");
         md.AppendLine("|---|---|---|---|---|");
         foreach (var p in profiles)
-        foreach (var stage in p.Stages.Where(s => s.JsonSamples + s.KernelSamples + s.RuntimeNativeSamples > 0 && p.MsPerOrder(s.Samples) >= 0.001))
+        foreach (var stage in p.Stages.Where(s => s.JsonSamples + s.KernelSamples + s.RuntimeNativeSamples > 0 && p.MsPerOrder(s.Samples) >= 0.005))
             md.AppendLine(F($"| {stage.Stage.Name} | {p.Target} | {p.MsPerOrder(stage.JsonSamples):F3} | {p.MsPerOrder(stage.KernelSamples):F3} | {p.MsPerOrder(stage.RuntimeNativeSamples):F3} |"));
         foreach (var p in profiles)
         {
