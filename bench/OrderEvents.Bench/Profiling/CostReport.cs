@@ -27,6 +27,19 @@ public static class CostReport
             md.AppendLine(F($"- {p.Target}: {p.Orders:N0} orders, {p.ProcessCpuMs / p.Orders:F3} ms CPU per order, {p.Samples:N0} samples, {p.UnresolvedManagedShare:P1} of samples with an unresolved leaf; artifacts `{Relative(p.Directory)}`"));
         md.AppendLine();
 
+        md.AppendLine("By group (ms per order; the stages below added up):");
+        md.AppendLine();
+        md.AppendLine("| group | OrderEvents | bare | difference |");
+        md.AppendLine("|---|---|---|---|");
+        foreach (var group in profiles.SelectMany(p => p.Stages).Select(s => GroupOf(s.Stage)).Distinct()
+                     .OrderByDescending(g => service is null ? 0 : GroupMs(service, g)))
+        {
+            var sg = service is null ? double.NaN : GroupMs(service, group);
+            var bg = bare is null ? double.NaN : GroupMs(bare, group);
+            md.AppendLine(F($"| {group} | {sg:F3} | {bg:F3} | {(double.IsNaN(sg) || double.IsNaN(bg) ? "" : (sg - bg).ToString("+0.000;-0.000", CultureInfo.InvariantCulture))} |"));
+        }
+
+        md.AppendLine();
         md.AppendLine("| stage | OrderEvents ms/order | share | bare ms/order | share | what it buys |");
         md.AppendLine("|---|---|---|---|---|---|");
         var names = profiles.SelectMany(p => p.Stages).GroupBy(s => s.Stage.Name)
@@ -176,6 +189,26 @@ public static class CostReport
 
         return md.ToString();
     }
+
+    /// <summary>The group of a stage, from its name: HTTP, the order's write, the outbox, the consumer side, background, runtime, I/O without a caller.</summary>
+    public static string GroupOf(Stage stage) => stage.Name switch
+    {
+        var n when n.StartsWith("HTTP:", StringComparison.Ordinal) => "HTTP request (server, auth, guards, binding, validation, response)",
+        var n when n.StartsWith("order:", StringComparison.Ordinal) || n.StartsWith("Marten", StringComparison.Ordinal) => "order write (lookup, handler, append + projection + commit)",
+        var n when n.StartsWith("outbox:", StringComparison.Ordinal) => "outbox (write, relay, produce, delete)",
+        var n when n.StartsWith("listener:", StringComparison.Ordinal) || n.StartsWith("inbox:", StringComparison.Ordinal)
+                   || n.StartsWith("notifications:", StringComparison.Ordinal) || n.StartsWith("consumer:", StringComparison.Ordinal)
+            => "consumer side (listener, inbox, notification batch)",
+        var n when n.StartsWith("background", StringComparison.Ordinal) || n.StartsWith("telemetry", StringComparison.Ordinal) => "background and telemetry",
+        var n when n.StartsWith("GC", StringComparison.Ordinal) || n.StartsWith("JIT", StringComparison.Ordinal) || n.StartsWith("thread pool", StringComparison.Ordinal)
+            => "runtime (GC, JIT, thread pool)",
+        var n when n.StartsWith("socket", StringComparison.Ordinal) || n.StartsWith("Npgsql", StringComparison.Ordinal) || n.StartsWith("librdkafka", StringComparison.Ordinal)
+            => "I/O whose caller is not on the stack (socket syscalls, epoll, Npgsql resumed) and librdkafka's threads",
+        var n when n.StartsWith("the bench's", StringComparison.Ordinal) => "profiling overhead",
+        _ => "unclassified",
+    };
+
+    private static double GroupMs(CostProfile p, string group) => p.MsPerOrder(p.Stages.Where(s => GroupOf(s.Stage) == group).Sum(s => s.Samples));
 
     private static IEnumerable<KeyValuePair<(long, bool), StatementStats>> Statements(CostProfile p) =>
         p.Database.Statements.Where(s => !p.ExcludedStatements.Any(e => Normalize(e) == Normalize(s.Value.Query)) && !s.Value.Query.Contains("pg_stat_user_tables", StringComparison.Ordinal));

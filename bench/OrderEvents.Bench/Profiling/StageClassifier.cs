@@ -34,6 +34,7 @@ public sealed class StageClassifier(IReadOnlyList<StageRule> rules, IReadOnlyLis
     public static readonly Stage SocketSyscallOrphan = new("socket send()/recv() syscalls, caller lost (kernel loopback TCP, both ends' work)");
     private static readonly HashSet<string> SocketSyscalls = ["__send", "__libc_recv", "__libc_sendmsg", "__libc_recvmsg", "__libc_send", "recv", "send"];
     public static readonly Stage Unclassified = new("unclassified");
+    public static readonly Stage Profiler = new("the bench's EventPipe session (profiling overhead, not the target's work)");
 
     private readonly Dictionary<int, List<GcPause>> _pausesByThread = pauses.GroupBy(p => p.Tid).ToDictionary(g => g.Key, g => g.OrderBy(p => p.StartNs).ToList());
 
@@ -47,6 +48,7 @@ public sealed class StageClassifier(IReadOnlyList<StageRule> rules, IReadOnlyLis
         if (sample.Thread.StartsWith(".NET Tiered", StringComparison.Ordinal) || sample.Frames.Any(f => f.DsoName == "libclrjit.so"))
             return new(Jit, "libclrjit.so on the stack or thread '.NET Tiered Com'", leaf, false);
         if (sample.Thread.StartsWith("rdk:", StringComparison.Ordinal)) return new(KafkaNative, "thread 'rdk:*' (librdkafka)", leaf, false);
+        if (sample.Thread.StartsWith(".NET EventPipe", StringComparison.Ordinal)) return new(Profiler, "thread '.NET EventPipe'", leaf, false);
 
         // Innermost recognised frame decides (stage rules first, then fallbacks); the JSON flag: System.Text.Json frames below it.
         foreach (var fallback in (bool[])[false, true])
