@@ -320,9 +320,11 @@ public sealed class BenchRun(BenchOptions options, string repoRoot) : IDisposabl
         var environment = ServiceEnvironment();
         environment["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}";
         environment["KAFKA_BROKERS"] = _bootstrap;
-        if (options.Profile) foreach (var (key, value) in ProfilingEnvironment) environment[key] = value;
         foreach (var (key, value) in options.ServiceEnv) environment[key] = value;
         if (options.ServiceEnvironment != "Development") await ApplySchemaAsync(environment);
+        if (options.Profile)
+            foreach (var (key, value) in ProfilingEnvironment)
+                environment[key] = options.ServiceEnv.LastOrDefault(e => e.Key == key).Value ?? value;
         var process = ChildProcess.Start(_dotnet, [_serviceDll, .. options.ServiceArgs], Path.GetDirectoryName(_serviceDll)!, environment,
             Path.Combine(_runDirectory, "service.log"));
         return new TargetProcess("service", ServiceDatabase, NotificationStore.Service, process, new Uri($"http://127.0.0.1:{port}"));

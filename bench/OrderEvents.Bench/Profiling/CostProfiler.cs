@@ -90,6 +90,8 @@ public sealed class CostProfiler : IAsyncDisposable
         var map = $"/tmp/perf-{pid}.map";
         if (File.Exists(map)) File.Copy(map, Path.Combine(Directory, Path.GetFileName(map)), overwrite: true);
         var samples = await PerfRecorder.ScriptAsync(_perf.DataFile, Path.Combine(Directory, "perf-script.txt.gz"));
+        // The runtime leaves its perf map in /tmp; the copy beside perf.data is the one kept.
+        File.Delete(map);
         progress.WriteLine($"[{_target.Name}] profile: {samples.Count} perf samples read in {clock.Elapsed.TotalSeconds:F0} s");
 
         var classifier = new StageClassifier(CostRules.For(_target.Name), _runtime.Pauses);

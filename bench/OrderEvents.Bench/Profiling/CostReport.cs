@@ -36,7 +36,7 @@ public static class CostReport
         {
             var sg = service is null ? double.NaN : GroupMs(service, group);
             var bg = bare is null ? double.NaN : GroupMs(bare, group);
-            md.AppendLine(F($"| {group} | {sg:F3} | {bg:F3} | {(double.IsNaN(sg) || double.IsNaN(bg) ? "" : (sg - bg).ToString("+0.000;-0.000", CultureInfo.InvariantCulture))} |"));
+            md.AppendLine(F($"| {group} | {Number(sg)} | {Number(bg)} | {(double.IsNaN(sg) || double.IsNaN(bg) ? "" : (sg - bg).ToString("+0.000;-0.000", CultureInfo.InvariantCulture))} |"));
         }
 
         md.AppendLine();
@@ -98,13 +98,11 @@ public static class CostReport
         md.AppendLine();
         foreach (var p in profiles)
         {
-            md.AppendLine(F($"Top allocated types of {p.Target} (sampled every ~100 KB; share of the sampled bytes, KiB per order):"));
+            md.AppendLine(F($"Top allocated types of {p.Target} (sampled every ~100 KB; share of all bytes allocated, KiB per order):"));
             md.AppendLine();
-            var sampled = Math.Max(1, p.Runtime.TopTypes.Sum(t => t.Bytes) + 0.0);
             var all = Math.Max(1, p.Runtime.AllocatedBytes);
             md.AppendLine(string.Join("; ", p.Runtime.TopTypes.Take(12).Select(t => F($"`{t.Type}` {t.Bytes / (double)all:P0} ({t.Bytes / 1024.0 / p.Orders:F1})"))));
             md.AppendLine();
-            _ = sampled;
         }
 
         md.AppendLine("**PostgreSQL** (statistics deltas over the same window; the bench's own drain polls excluded):");
@@ -237,6 +235,8 @@ public static class CostReport
         var ratio = value is not null && s is { Orders: > 0 } && b is { Orders: > 0 } && value(b) != 0 ? (value(s) / value(b)).ToString("0.00", CultureInfo.InvariantCulture) + "×" : "";
         md.AppendLine($"| {label} | {Cell(s)} | {Cell(b)} | {ratio} |");
     }
+
+    private static string Number(double value) => double.IsNaN(value) ? "–" : value.ToString("F3", CultureInfo.InvariantCulture);
 
     private static string Ms(CostProfile? p, StageCost? stage) => p is null || stage is null ? "–" : p.MsPerOrder(stage).ToString("F3", CultureInfo.InvariantCulture);
     private static string Share(CostProfile? p, StageCost? stage) => p is null || stage is null ? "–" : p.Share(stage).ToString("P1", CultureInfo.InvariantCulture);

@@ -8,7 +8,8 @@ namespace OrderEvents.Bench.Profiling;
 /// CPU samples of one process with Linux perf: <c>perf record -e cpu-clock -F 999 -g</c> (frame-pointer call chains,
 /// user and kernel; hardware counters are not available on these machines, the cpu-clock timer is), timestamps on
 /// CLOCK_MONOTONIC so they line up with the runtime's EventPipe timestamps (<see cref="RuntimeEvents"/>). The target runs
-/// with DOTNET_PerfMapEnabled=1, so /tmp/perf-PID.map names its JIT-compiled and ReadyToRun methods.
+/// with DOTNET_PerfMapEnabled=1, so /tmp/perf-PID.map names its JIT-compiled methods (ReadyToRun code is not in it;
+/// its hot methods are recompiled at tier 1 and are).
 /// </summary>
 public sealed class PerfRecorder : IDisposable
 {
