@@ -40,6 +40,7 @@ public sealed class BenchOptions
     public string? RepoRoot { get; private set; }
     public bool KeepLogs { get; set; }
     public bool Statements { get; private set; }
+    public bool Profile { get; private set; }
     public bool Smoke { get; private set; }
 
     public double FirstStep => double.IsNaN(StepStart) ? Rate / 2 : StepStart;
@@ -80,6 +81,10 @@ public sealed class BenchOptions
           --statements             load pg_stat_statements and write each target's top statements (by total time,
                                    whole measurement) to the run folder and the progress output (adds a little
                                    PostgreSQL overhead to both targets: for profiling, not for the figures)
+          --profile                the cost of one order, per stage, for the closed-loop burst (traffic + drain) of each target:
+                                   perf samples classified into stages, GC and allocations (EventPipe), PostgreSQL statements,
+                                   rows and WAL, memory (smaps, a gcdump); a section of the report, raw files in
+                                   artifacts/profile/<time>/<target>/ (needs perf; the profilers cost some throughput)
           --smoke                  a short run for a busy machine: rate 100, 5 s phases, 3 steps of 3 s, 5 s burst, 8 connections
         """;
 
@@ -130,6 +135,7 @@ public sealed class BenchOptions
                 case "--repo": options.RepoRoot = Value(); break;
                 case "--keep-logs": options.KeepLogs = true; break;
                 case "--statements": options.Statements = true; break;
+                case "--profile": options.Profile = true; break;
                 case "--smoke":
                     options.Smoke = true;
                     options.Rate = 100;
