@@ -1,110 +1,115 @@
 using System.Runtime.InteropServices;
 using JasperFx;
+using JasperFx.CommandLine;
 using OrderEvents.Infrastructure.Cli;
 using OrderEvents.Infrastructure.Kafka;
 using OrderEvents.Infrastructure.Postgres;
-using Wolverine;
-using Wolverine.Kafka.Internals;
 
-namespace OrderEvents.Infrastructure.Embedded;
+namespace OrderEvents.DevHost.Embedded;
 
 public static class EmbeddedInfrastructureSetup
 {
     /// <summary>
-    /// The zero-configuration development setup: a PostgreSQL server run from the machine's binaries when
-    /// ConnectionStrings__Postgres is not set, and an in-process Kafka-protocol broker when Kafka is enabled without
-    /// KAFKA_BROKERS. With both settings given, nothing of this folder is registered. Outside Development it runs only
-    /// with EmbeddedInfrastructure__Allow=true.
+    /// The zero-configuration development setup, for whatever is not configured: a PostgreSQL server run from the
+    /// machine's binaries when ConnectionStrings__Postgres is not set, and an in-process Kafka-protocol broker when Kafka
+    /// is enabled without KAFKA_BROKERS. Their addresses go into the configuration before the service reads it, so the
+    /// service runs exactly as against servers of its own. Each command gets only what it uses: the server's address is
+    /// known at once and it starts for a command that uses the database (or with the host); the broker exists for a run
+    /// of the app only. A CLI command beside a running development host on the same data folder uses that host's broker.
     /// </summary>
-    public static WebApplicationBuilder AddEmbeddedInfrastructure(this WebApplicationBuilder builder)
+    public static EmbeddedInfrastructure AddEmbeddedInfrastructure(this WebApplicationBuilder builder, string[] args)
     {
         var configuration = builder.Configuration;
-        var postgres = string.IsNullOrWhiteSpace(configuration.GetConnectionString(PersistenceSetup.ConnectionStringName));
-        var broker = KafkaSettings.From(configuration).UseEmbeddedBroker;
-        if (!postgres && !broker) return builder;
+        var needs = args.FirstOrDefault() == "kafka-broker" ? CommandNeeds.Nothing : CommandLineSetup.NeedsOf(args);
+        var serves = args.Length == 0 || args[0] == "run" || args[0].StartsWith('-');
+        var dataDirectory = configuration["EmbeddedPostgres:DataDirectory"] ?? EmbeddedPostgres.DefaultDataDirectory(builder.Environment.ContentRootPath);
+        var runningHost = RunningDevHost.Find(dataDirectory);
+        var addresses = new Dictionary<string, string?>();
 
-        var allowed = builder.Environment.IsDevelopment() || configuration.GetValue(EmbeddedInfrastructure.AllowSetting, false);
-        var services = builder.Services;
-        services.AddSingleton(sp => new EmbeddedInfrastructure(postgres, broker, allowed, builder.Environment.EnvironmentName, sp));
-        if (postgres)
+        EmbeddedPostgres? postgres = null;
+        if (string.IsNullOrWhiteSpace(configuration.GetConnectionString(PersistenceSetup.ConnectionStringName)))
         {
-            var dataDirectory = configuration["EmbeddedPostgres:DataDirectory"] ?? EmbeddedPostgres.DefaultDataDirectory(builder.Environment.ContentRootPath);
-            // Planned, not started: its address is known at once, the server starts with the host or the command that uses it.
-            services.AddSingleton(sp => EmbeddedPostgres.Planned(dataDirectory, sp.GetRequiredService<ILogger<EmbeddedPostgres>>()));
-            services.AddSingleton(sp => new PostgresConnection(sp.GetRequiredService<EmbeddedPostgres>().ConnectionString));
+            // A server another development host runs is used, never stopped, by this one.
+            postgres = EmbeddedPostgres.Planned(dataDirectory, stopWhenAdopted: runningHost is null);
+            addresses["ConnectionStrings:" + PersistenceSetup.ConnectionStringName] = postgres.ConnectionString;
         }
 
-        if (broker)
+        EmbeddedKafkaBroker? broker = null;
+        var kafka = KafkaSettings.From(configuration);
+        if (kafka.Enabled && string.IsNullOrWhiteSpace(kafka.Brokers))
         {
-            // Created by the starter when the host starts. It lives as long as the container: Wolverine's Kafka clients,
-            // created after it, are disposed before it (a broker destroyed first makes them log errors).
-            services.AddSingleton(sp =>
+            if (!serves && runningHost?.BootstrapServers is { } running) addresses["KAFKA_BROKERS"] = running;
+            else if (needs == CommandNeeds.RunningApp)
             {
-                var embedded = EmbeddedKafkaBroker.StartWithServiceTopics();
-                sp.GetRequiredService<ILogger<EmbeddedKafkaBroker>>().LogInformation(
-                    "Embedded Kafka broker (librdkafka mock cluster) listening at {BootstrapServers}; topics: {Topics}. Set KAFKA_BROKERS to use a real Kafka.",
-                    embedded.BootstrapServers, KafkaSettings.DescribeTopics());
-                return embedded;
-            });
+                broker = EmbeddedKafkaBroker.StartWithServiceTopics();
+                addresses["KAFKA_BROKERS"] = broker.BootstrapServers;
+            }
+        }
+
+        configuration.AddInMemoryCollection(addresses);
+        var embedded = new EmbeddedInfrastructure(postgres, broker, needs, serves ? dataDirectory : null);
+        var services = builder.Services;
+        // Created by a factory, so the container disposes it (and what it runs) with the host; see AttachTo.
+        services.AddSingleton(sp => embedded.AttachedTo(sp));
+        services.AddHostedService(sp => sp.GetRequiredService<EmbeddedInfrastructure>());
+        if (broker is not null)
+        {
+            services.AddSingleton(broker);
             services.AddHostedService<RedriveUnnotifiedEvents>();
         }
 
-        services.AddHostedService(sp => sp.GetRequiredService<EmbeddedInfrastructure>());
-        return builder;
+        return embedded;
     }
 }
 
 /// <summary>
-/// What the development setup runs in this process, and when it may run it. As a hosted service it starts what the
-/// host needs in the "starting" phase, which runs before any hosted service's StartAsync (Marten applies its schema,
-/// Wolverine recovers its outbox and connects its Kafka clients, all in StartAsync), and points Wolverine's Kafka
-/// transport at the broker. What it started is stopped when the container is disposed (the broker) or by whoever runs
-/// the command (PostgreSQL, <see cref="RunCommandsAsync"/>).
+/// What the development setup runs in this process. As a hosted service it starts the server in the "starting" phase,
+/// before any hosted service's StartAsync (Marten applies its schema, Wolverine recovers its outbox, all in StartAsync).
+/// What it started is stopped when the host is disposed, or by <see cref="RunCommandsAsync"/> whichever way the
+/// command ends.
 /// </summary>
-public sealed class EmbeddedInfrastructure(bool postgres, bool broker, bool allowed, string environmentName, IServiceProvider services)
-    : IHostedLifecycleService
+public sealed class EmbeddedInfrastructure(EmbeddedPostgres? postgres, EmbeddedKafkaBroker? broker, CommandNeeds needs, string? servedDataDirectory)
+    : IHostedLifecycleService, IDisposable
 {
-    /// <summary>Set to true to run the embedded PostgreSQL / Kafka broker outside Development (demos, CI).</summary>
-    public const string AllowSetting = "EmbeddedInfrastructure:Allow";
-
     private int _hostsRunning;
+    private ILogger _logger = Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
+    private RunningDevHost? _announced;
+
+    public EmbeddedKafkaBroker? Broker => broker;
 
     /// <summary>
-    /// Outside Development nothing embedded starts by accident: a command that would start it is refused with this line,
-    /// naming the settings to give. Null when the command may run.
+    /// Resolves this from the app's container before anything else of the app: the container disposes in reverse order,
+    /// so the broker and the server go after Wolverine's Kafka clients and database work (a broker destroyed first
+    /// makes those clients log errors).
     /// </summary>
-    public string? Refusal(CommandNeeds needs)
+    public void AttachTo(WebApplication app) => app.Services.GetRequiredService<EmbeddedInfrastructure>();
+
+    internal EmbeddedInfrastructure AttachedTo(IServiceProvider services)
     {
-        if (allowed) return null;
-        var missing = new List<string>();
-        if (postgres && needs >= CommandNeeds.Database) missing.Add("ConnectionStrings__Postgres (the PostgreSQL connection string)");
-        if (broker && needs == CommandNeeds.RunningApp) missing.Add("KAFKA_BROKERS (the Kafka bootstrap servers, or KAFKA_ENABLED=false)");
-        if (missing.Count == 0) return null;
-        return $"The {environmentName} environment would start embedded development infrastructure " +
-               $"(an in-process PostgreSQL server or Kafka broker). Set {string.Join(" and ", missing)}, " +
-               "or set EmbeddedInfrastructure__Allow=true to run the embedded ones deliberately.";
+        var loggers = services.GetRequiredService<ILoggerFactory>();
+        _logger = loggers.CreateLogger<EmbeddedInfrastructure>();
+        postgres?.UseLogger(loggers.CreateLogger<EmbeddedPostgres>());
+        return this;
     }
 
     public Task StartingAsync(CancellationToken cancellationToken)
     {
-        // A host started elsewhere than the command line (a test host): the same rule, as an exception.
-        if (Refusal(CommandNeeds.RunningApp) is { } refusal) throw new InvalidOperationException(refusal);
         Interlocked.Increment(ref _hostsRunning);
-        services.GetService<EmbeddedPostgres>()?.EnsureStarted();
-        if (services.GetService<EmbeddedKafkaBroker>() is { } embeddedBroker)
-        {
-            var transport = services.GetRequiredService<WolverineOptions>().Transports.GetOrCreate<KafkaTransport>();
-            transport.ProducerConfig.BootstrapServers = embeddedBroker.BootstrapServers;
-            transport.ConsumerConfig.BootstrapServers = embeddedBroker.BootstrapServers;
-            transport.AdminClientConfig.BootstrapServers = embeddedBroker.BootstrapServers;
-        }
-
+        postgres?.EnsureStarted();
+        if (broker is not null)
+            _logger.LogInformation(
+                "Embedded Kafka broker (librdkafka mock cluster) listening at {BootstrapServers}; topics: {Topics}. Set KAFKA_BROKERS to use a real Kafka.",
+                broker.BootstrapServers, EmbeddedKafkaBroker.DescribeTopics());
+        // Commands run beside this host (dlq-list, replay) find its broker and leave its PostgreSQL alone.
+        if (servedDataDirectory is not null && (postgres is not null || broker is not null))
+            _announced = RunningDevHost.Announce(servedDataDirectory, broker?.BootstrapServers);
         return Task.CompletedTask;
     }
 
     public Task StoppedAsync(CancellationToken cancellationToken)
     {
         Interlocked.Decrement(ref _hostsRunning);
+        _announced?.Withdraw();
         return Task.CompletedTask;
     }
 
@@ -120,17 +125,13 @@ public sealed class EmbeddedInfrastructure(bool postgres, bool broker, bool allo
     /// Runs the command line with the embedded PostgreSQL started only for a command that uses the database, and
     /// stopped whichever way the command ends: normally, with an error, on Ctrl+C / SIGTERM, or before any host was
     /// started (JasperFx disposes the app at the end, but a service that fails to dispose ends that disposal early).
-    /// A refused command prints one line and exits with 1, before anything starts.
     /// </summary>
-    public async Task<int> RunCommandsAsync(WebApplication app, string[] args, CommandNeeds needs)
+    public async Task<int> RunCommandsAsync(WebApplication app, string[] args)
     {
-        if (Refusal(needs) is { } refusal)
-        {
-            await Console.Error.WriteLineAsync(refusal);
-            return 1;
-        }
+        // Under a test harness the harness starts and stops the host: StartingAsync and Dispose do the work.
+        if (JasperFxEnvironment.AutoStartHost) return await app.RunCommandsAsync(args);
 
-        var server = postgres && needs >= CommandNeeds.Database ? services.GetRequiredService<EmbeddedPostgres>() : null;
+        var server = needs >= CommandNeeds.Database ? postgres : null;
         // Ctrl+C or SIGTERM while no host runs (during `db-apply`, say) ends the process right after these handlers:
         // the server is stopped here. While a host runs, the host shuts down gracefully and the `finally` below stops it.
         using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, _ => StopUnlessAHostRuns(server));
@@ -148,16 +149,77 @@ public sealed class EmbeddedInfrastructure(bool postgres, bool broker, bool allo
                 return 1;
             }
 
-            return await app.RunJasperFxCommands(args);
+            return await app.RunCommandsAsync(args);
         }
         finally
         {
-            server?.Dispose();
+            Dispose();
         }
     }
 
     private void StopUnlessAHostRuns(EmbeddedPostgres? server)
     {
         if (Volatile.Read(ref _hostsRunning) == 0) server?.Dispose();
+    }
+
+    public void Dispose()
+    {
+        _announced?.Withdraw();
+        postgres?.Dispose();
+        broker?.Dispose();
+    }
+}
+
+/// <summary>
+/// A development host serving on a data folder, as it announces itself in a file there while it runs: its process id
+/// and the address of its embedded broker, if it runs one. Removed when it stops; a file whose process is gone is stale.
+/// </summary>
+public sealed record RunningDevHost(string Location, int ProcessId, string? BootstrapServers)
+{
+    /// <summary>The development host of another live process on this data folder (&lt;data&gt;/dev-host.running), or null.</summary>
+    public static RunningDevHost? Find(string postgresDataDirectory)
+    {
+        var file = FileFor(postgresDataDirectory);
+        try
+        {
+            var lines = File.ReadAllLines(file);
+            if (lines.Length == 0 || !int.TryParse(lines[0], out var pid) || pid == Environment.ProcessId || !IsAlive(pid)) return null;
+            return new RunningDevHost(file, pid, lines.Length > 1 && lines[1].Length > 0 ? lines[1] : null);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Writes this process's file, unless another live host wrote one (it stays the one commands use).</summary>
+    public static RunningDevHost? Announce(string postgresDataDirectory, string? bootstrapServers)
+    {
+        if (Find(postgresDataDirectory) is not null) return null;
+        var file = FileFor(postgresDataDirectory);
+        Directory.CreateDirectory(Path.GetDirectoryName(file)!);
+        File.WriteAllLines(file, [Environment.ProcessId.ToString(), bootstrapServers ?? ""]);
+        return new RunningDevHost(file, Environment.ProcessId, bootstrapServers);
+    }
+
+    public void Withdraw()
+    {
+        if (File.Exists(Location) && File.ReadLines(Location).FirstOrDefault() == ProcessId.ToString()) File.Delete(Location);
+    }
+
+    public static string FileFor(string postgresDataDirectory) =>
+        Path.Combine(Path.GetDirectoryName(Path.GetFullPath(postgresDataDirectory))!, "dev-host.running");
+
+    private static bool IsAlive(int pid)
+    {
+        try
+        {
+            using var process = System.Diagnostics.Process.GetProcessById(pid);
+            return !process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
     }
 }

@@ -4,7 +4,7 @@ using Microsoft.Extensions.Options;
 using OrderEvents.Infrastructure.Auth;
 using OrderEvents.Infrastructure.Http;
 
-namespace OrderEvents.Features.Flow;
+namespace OrderEvents.DevHost.Flow;
 
 public static class RecordStreamEndpoint
 {

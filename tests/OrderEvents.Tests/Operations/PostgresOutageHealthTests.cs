@@ -3,7 +3,7 @@ using Alba;
 using JasperFx.CommandLine;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Logging.Abstractions;
-using OrderEvents.Infrastructure.Embedded;
+using OrderEvents.DevHost.Embedded;
 using OrderEvents.Tests.Support;
 using Wolverine;
 
