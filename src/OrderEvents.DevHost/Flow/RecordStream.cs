@@ -1,6 +1,8 @@
+using System.Net.ServerSentEvents;
+using System.Runtime.CompilerServices;
 using System.Security.Claims;
-using System.Text.Json;
-using Microsoft.Extensions.Options;
+using System.Threading.Channels;
+using Microsoft.AspNetCore.Http.HttpResults;
 using OrderEvents.Infrastructure.Auth;
 using OrderEvents.Infrastructure.Http;
 
@@ -12,62 +14,48 @@ public static class RecordStreamEndpoint
 
     /// <summary>
     /// GET /flow/records: the records published to `order-events` from now on, as Server-Sent Events (`event: record`,
-    /// `data:` a <see cref="TappedRecord"/>): the signed-in user's own, or every record for an admin. A `: ready`
-    /// comment says the tap reads every partition; every record published after it is delivered.
+    /// `data:` a <see cref="TappedRecord"/>): the signed-in user's own, or every record for an admin. A `ready` event
+    /// says the tap reads every partition; every record published after it is delivered.
     /// </summary>
-    public static async Task Get(HttpContext context, ClaimsPrincipal user, IServiceProvider services,
-        IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions> json)
-    {
-        if (services.GetService<RecordTap>() is not { } tap)
-        {
-            await TypedResults.Problem(Validation.Conflict(
-                "Kafka is disabled (KAFKA_ENABLED=false): events travel on a local durable queue, there are no records to show.")).ExecuteAsync(context);
-            return;
-        }
+    public static Results<ServerSentEventsResult<TappedRecord?>, ProblemHttpResult> Get(ClaimsPrincipal user, IServiceProvider services, HttpContext context) =>
+        services.GetService<RecordTap>() is not { } tap
+            ? TypedResults.Problem(Validation.Conflict(
+                "Kafka is disabled (KAFKA_ENABLED=false): events travel on a local durable queue, there are no records to show."))
+            : TypedResults.ServerSentEvents(Events(tap, user.UserId(), user.IsInRole(AuthSetup.AdminRole), context.RequestAborted));
 
-        var aborted = context.RequestAborted;
-        var response = context.Response;
-        response.ContentType = "text/event-stream";
-        response.Headers.CacheControl = "no-cache";
-        response.Headers["X-Accel-Buffering"] = "no";
+    private static async IAsyncEnumerable<SseItem<TappedRecord?>> Events(RecordTap tap, long userId, bool isAdmin, [EnumeratorCancellation] CancellationToken aborted)
+    {
+        // While the broker is unreachable the tap cannot find the partitions' ends yet: the page shows "connecting".
+        yield return new SseItem<TappedRecord?>(null, "connecting");
+        using var subscription = await tap.SubscribeAsync(userId, isAdmin, aborted);
+        yield return new SseItem<TappedRecord?>(null, "ready");
+        while (!aborted.IsCancellationRequested)
+        {
+            switch (await MoreWithin(subscription.Records, Heartbeat, aborted))
+            {
+                case null:
+                    yield return new SseItem<TappedRecord?>(null, "heartbeat");
+                    continue;
+                case false:
+                    yield break;
+            }
+
+            while (subscription.Records.TryRead(out var record)) yield return new SseItem<TappedRecord?>(record, "record");
+        }
+    }
+
+    /// <summary>Whether records are waiting (false: the subscription ended), or null when none came within <paramref name="idle"/>.</summary>
+    private static async Task<bool?> MoreWithin(ChannelReader<TappedRecord> records, TimeSpan idle, CancellationToken aborted)
+    {
+        using var timer = CancellationTokenSource.CreateLinkedTokenSource(aborted);
+        timer.CancelAfter(idle);
         try
         {
-            // While the broker is unreachable the tap cannot find the partitions' ends yet: the page shows "connecting".
-            await response.WriteAsync(": connecting\n\n", aborted);
-            await response.Body.FlushAsync(aborted);
-            using var subscription = await tap.SubscribeAsync(user.UserId(), user.IsInRole(AuthSetup.AdminRole), aborted);
-            await response.WriteAsync(": ready\n\n", aborted);
-            await response.Body.FlushAsync(aborted);
-
-            var records = subscription.Records;
-            while (!aborted.IsCancellationRequested)
-            {
-                using var idle = CancellationTokenSource.CreateLinkedTokenSource(aborted);
-                idle.CancelAfter(Heartbeat);
-                bool more;
-                try
-                {
-                    more = await records.WaitToReadAsync(idle.Token);
-                }
-                catch (OperationCanceledException) when (!aborted.IsCancellationRequested)
-                {
-                    await response.WriteAsync(": heartbeat\n\n", aborted);
-                    await response.Body.FlushAsync(aborted);
-                    continue;
-                }
-
-                if (!more) return;
-                while (records.TryRead(out var record))
-                {
-                    var data = JsonSerializer.Serialize(record, json.Value.SerializerOptions);
-                    await response.WriteAsync($"event: record\ndata: {data}\n\n", aborted);
-                }
-                await response.Body.FlushAsync(aborted);
-            }
+            return await records.WaitToReadAsync(timer.Token);
         }
-        catch (OperationCanceledException) when (aborted.IsCancellationRequested)
+        catch (OperationCanceledException) when (!aborted.IsCancellationRequested)
         {
-            // The page went away.
+            return null;
         }
     }
 }

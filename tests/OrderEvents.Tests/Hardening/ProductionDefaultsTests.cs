@@ -76,6 +76,19 @@ public sealed class ProductionDefaultsTests
         failure.Message.ShouldContain(named);
     }
 
+    [Theory]
+    [InlineData("00:00:00", "Messaging:DatabaseRetry:Delays must be positive durations")]
+    [InlineData("-00:00:01", "Messaging:DatabaseRetry:Delays must be positive durations")]
+    [InlineData("soon", "Messaging:DatabaseRetry:Delays:1")]
+    public async Task a_bad_database_retry_delay_stops_start_up_naming_the_setting(string delay, string expected)
+    {
+        var database = await TestPostgres.CreateDatabaseAsync();
+        var failure = await Should.ThrowAsync<Exception>(() => Start("Development", ("Jwt:SigningKey", ProductionKey),
+            ("ConnectionStrings:Postgres", database), ("KAFKA_ENABLED", "false"),
+            ("Messaging:DatabaseRetry:Delays:0", "00:00:00.050"), ("Messaging:DatabaseRetry:Delays:1", delay)));
+        failure.ToString().ShouldContain(expected);
+    }
+
     [Fact]
     public void development_gets_low_latency_kafka_tuning_and_every_other_environment_production_values()
     {
