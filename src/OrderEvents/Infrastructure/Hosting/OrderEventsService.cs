@@ -42,7 +42,6 @@ public static class OrderEventsService
         builder.AddAuth();
         builder.AddHealth();
         builder.AddTelemetry();
-        builder.AddApiDocumentation();
         builder.AddAuthRateLimits();
         builder.AddAdmissionControl();
 
@@ -75,7 +74,6 @@ public static class OrderEventsService
         app.UseAuthentication();
         app.UseAuthorization();
         app.MapHealthEndpoints();
-        app.MapApiDocumentation();
         app.MapWolverineEndpoints(http =>
         {
             http.RequireAuthorizeOnAll();
