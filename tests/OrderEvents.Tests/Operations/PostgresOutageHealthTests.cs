@@ -26,6 +26,7 @@ public sealed class PostgresOutageHealthTests : IAsyncLifetime
         {
             builder.UseSetting("ConnectionStrings:Postgres", _postgres.ConnectionString);
             builder.UseSetting("KAFKA_ENABLED", "false");
+            builder.UseSetting("Jwt:SigningKey", "health-test-signing-key-of-at-least-32-bytes");
             builder.UseSetting("Auth:AdminEmails", AppFixture.AdminEmail);
             builder.ConfigureServices(services => services.RunWolverineInSoloMode());
         });
