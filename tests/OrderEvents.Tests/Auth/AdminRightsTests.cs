@@ -39,7 +39,7 @@ public sealed class ProductionAuthApp : IAsyncLifetime
                      {
                          ["ASPNETCORE_ENVIRONMENT"] = "Production",
                          ["ConnectionStrings__Postgres"] = ConnectionString,
-                     }, "db-apply"))
+                     }, "db-apply", assembly: BuiltApp.AssemblyPath))
             (await apply.WaitForExitAsync(TimeSpan.FromMinutes(2))).ShouldBe(0, apply.Output);
 
         JasperFxEnvironment.AutoStartHost = true;
@@ -172,7 +172,7 @@ public sealed class AdminRightsTests(ProductionAuthApp app, ITestOutputHelper ou
 
     private sealed record CommandResult(int ExitCode, string Output, string Errors, IReadOnlyCollection<int> ListeningPorts);
 
-    /// <summary>The built app's command line in Production, with only the database unless told more.</summary>
+    /// <summary>The built service's command line (as the container runs it) in Production, with only the database unless told more.</summary>
     private async Task<CommandResult> RunAsync(string[] arguments, Dictionary<string, string?>? settings = null)
     {
         var environment = new Dictionary<string, string?>(settings ?? new Dictionary<string, string?>())
@@ -180,7 +180,7 @@ public sealed class AdminRightsTests(ProductionAuthApp app, ITestOutputHelper ou
             ["ASPNETCORE_ENVIRONMENT"] = "Production",
             ["ConnectionStrings__Postgres"] = app.ConnectionString,
         };
-        await using var command = AppProcess.Start(arguments, environment, arguments[0], output);
+        await using var command = AppProcess.Start(arguments, environment, arguments[0], output, BuiltApp.AssemblyPath);
         var exitCode = await command.WaitForExitAsync(TimeSpan.FromMinutes(1));
         return new CommandResult(exitCode, command.Output, string.Join('\n', command.Errors), command.ListeningPortsSeen);
     }
