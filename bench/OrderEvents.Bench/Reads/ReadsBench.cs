@@ -79,6 +79,7 @@ public sealed class ReadsBench(ReadsOptions options, string repoRoot) : IDisposa
     private async Task<string> RunAsync(string commandLine)
     {
         var startedAt = DateTimeOffset.UtcNow;
+        Fact($"Load average (1, 5, 15 min) at the start: {string.Join(", ", File.ReadAllText("/proc/loadavg").Split(' ')[..3])}.");
         var serviceDll = options.ServiceDll is { } given ? Path.GetFullPath(given) : Publish();
         _cluster = Own(PostgresCluster.Start(options.PostgresBin, Progress));
         await _cluster.CreateDatabaseAsync(Database);
@@ -110,6 +111,9 @@ public sealed class ReadsBench(ReadsOptions options, string repoRoot) : IDisposa
             Fact($"`VACUUM (ANALYZE)` of the database after the load: {clock.Elapsed.TotalSeconds:F1} s.");
         }
 
+        var quiet = await WaitUntilQuietAsync(service.Pid);
+        Fact(string.Create(CultureInfo.InvariantCulture,
+            $"Timing started after {quiet:F0} s of waiting for the service and PostgreSQL to use < 10 % of a core over a second."));
         var timings = await TimeAsync(client);
         var captured = new List<(string Path, IReadOnlyList<string> Plans)>();
         if (options.Plans)
@@ -152,6 +156,21 @@ public sealed class ReadsBench(ReadsOptions options, string repoRoot) : IDisposa
 
         Fact(string.Create(CultureInfo.InvariantCulture,
             $"Load: {options.Items:N0} orders of one user through `POST /api/orders` over {options.Connections} connections in {created:F0} s ({options.Items / created:F0}/s); all {options.Items:N0} notifications stored {clock.Elapsed.TotalSeconds:F0} s after the first order."));
+    }
+
+    /// <summary>Until the service and PostgreSQL are done with the load (JIT tiering, autovacuum, checkpoints): seconds waited.</summary>
+    private async Task<double> WaitUntilQuietAsync(int servicePid)
+    {
+        var clock = Stopwatch.StartNew();
+        double Busy() => ProcStats.CpuMilliseconds(servicePid) + ProcStats.TreeCpuMilliseconds(_cluster!.PostmasterPid);
+        while (clock.Elapsed < TimeSpan.FromMinutes(2))
+        {
+            var before = Busy();
+            await Task.Delay(1000);
+            if (Busy() - before < 100) break;
+        }
+
+        return clock.Elapsed.TotalSeconds;
     }
 
     private static async Task<long> TotalAsync(ReadsClient client, string list) =>
