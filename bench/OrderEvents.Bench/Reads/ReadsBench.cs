@@ -93,6 +93,7 @@ public sealed class ReadsBench(ReadsOptions options, string repoRoot) : IDisposa
         await client.WaitUntilUpAsync(() => service.HasExited, TimeSpan.FromMinutes(2));
         await client.RegisterAndLoginAsync($"reads-{Guid.NewGuid():N}@bench.local");
         await LoadAsync(client);
+        var loaded = await DatabaseNowAsync();
 
         if (options.LoadWithDll is not null)
         {
@@ -102,6 +103,13 @@ public sealed class ReadsBench(ReadsOptions options, string repoRoot) : IDisposa
             Fact($"Loaded with `{loader}`, then the measured build's `db-apply` on the loaded database took {applied:F1} s.");
             service = await StartServiceAsync(serviceDll, port, "service");
             await client.WaitUntilUpAsync(() => service.HasExited, TimeSpan.FromMinutes(2));
+        }
+
+        if (options.WaitForAutovacuum)
+        {
+            var clock = Stopwatch.StartNew();
+            await WaitForAutovacuumAsync(loaded);
+            Fact($"Autovacuum (default settings) had vacuumed and analyzed both tables {clock.Elapsed.TotalSeconds:F0} s after the load.");
         }
 
         if (options.Vacuum)
@@ -305,6 +313,33 @@ public sealed class ReadsBench(ReadsOptions options, string repoRoot) : IDisposa
         ["RateLimits__Auth__PermitsPerAddress"] = "100000",
         ["RateLimits__Auth__PermitsPerEmail"] = "100000",
     };
+
+    private async Task<DateTime> DatabaseNowAsync()
+    {
+        await using var connection = new NpgsqlConnection(_cluster!.ConnectionString(Database));
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("select now()", connection);
+        return (DateTime)(await command.ExecuteScalarAsync())!;
+    }
+
+    /// <summary>Until autovacuum has vacuumed and analyzed the orders' and the notifications' tables since <paramref name="since"/>.</summary>
+    private async Task WaitForAutovacuumAsync(DateTime since)
+    {
+        var clock = Stopwatch.StartNew();
+        await using var connection = new NpgsqlConnection(_cluster!.ConnectionString(Database));
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("""
+            select count(*) from pg_stat_user_tables
+            where (schemaname, relname) in (('orderevents', 'mt_doc_order'), ('notifications', 'notifications'))
+              and last_autovacuum > $1 and last_autoanalyze > $1
+            """, connection);
+        command.Parameters.Add(new NpgsqlParameter<DateTime> { TypedValue = since });
+        while ((long)(await command.ExecuteScalarAsync())! < 2)
+        {
+            if (clock.Elapsed > TimeSpan.FromMinutes(10)) throw new TimeoutException("Autovacuum did not visit both tables within 10 minutes");
+            await Task.Delay(1000);
+        }
+    }
 
     private async Task ExecuteAsync(string sql)
     {

@@ -14,6 +14,7 @@ public sealed class ReadsOptions
 
     public int Repeat { get; private set; } = 5;
     public bool Vacuum { get; private set; } = true;
+    public bool WaitForAutovacuum { get; private set; }
     public bool Plans { get; private set; } = true;
     public string? ServiceDll { get; private set; }
     public string? LoadWithDll { get; private set; }
@@ -43,6 +44,8 @@ public sealed class ReadsOptions
           --repeat 5             timed requests per list and page (the rounds go over every page in turn)
           --no-vacuum            measure right after the load, without the VACUUM (ANALYZE) the bench runs by default
                                  (what autovacuum does by itself about a minute after such a load)
+          --wait-for-autovacuum  instead of that VACUUM, wait until autovacuum has vacuumed and analyzed both tables
+                                 after the load by itself (default settings: within a few minutes)
           --no-plans             skip the auto_explain pass
           --service-dll PATH     measure this OrderEvents.dll instead of publishing src/OrderEvents
           --load-with PATH       create the user with this OrderEvents.dll (e.g. an older build), stop it, run the
@@ -71,6 +74,7 @@ public sealed class ReadsOptions
                     break;
                 case "--repeat": options.Repeat = Positive(); break;
                 case "--no-vacuum": options.Vacuum = false; break;
+                case "--wait-for-autovacuum": options.Vacuum = false; options.WaitForAutovacuum = true; break;
                 case "--no-plans": options.Plans = false; break;
                 case "--service-dll": options.ServiceDll = Value(); break;
                 case "--load-with": options.LoadWithDll = Value(); break;
