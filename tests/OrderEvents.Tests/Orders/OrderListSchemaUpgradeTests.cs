@@ -1,3 +1,5 @@
+using System.Net;
+using System.Text.Json;
 using JasperFx;
 using JasperFx.Events;
 using JasperFx.Events.Projections;
@@ -10,7 +12,8 @@ namespace OrderEvents.Tests.Orders;
 
 /// <summary>
 /// The order list's columns (user_id, created_at, order_id, see OrdersModule) on a database that already holds orders:
-/// the operator's `db-apply` adds them, fills them from every stored order and builds the index; nothing else to run.
+/// the operator's `db-apply` adds them, fills them from every stored order and builds the index; nothing else to run,
+/// and the upgraded app fills them for every order it writes.
 /// </summary>
 public sealed class OrderListSchemaUpgradeTests(ITestOutputHelper output)
 {
@@ -31,13 +34,17 @@ public sealed class OrderListSchemaUpgradeTests(ITestOutputHelper output)
 
         (await Columns(database)).ShouldNotContain("order_id", "the previous release's table has no list columns");
 
-        await using (var apply = AppProcess.Start(["db-apply"], new Dictionary<string, string?>
-                     {
-                         ["ASPNETCORE_ENVIRONMENT"] = "Production",
-                         ["ConnectionStrings__Postgres"] = database,
-                         ["KAFKA_ENABLED"] = "false",
-                         ["Jwt__SigningKey"] = "a-production-signing-key-of-at-least-32-bytes!",
-                     }, "db-apply", output))
+        var production = new Dictionary<string, string?>
+        {
+            ["ASPNETCORE_ENVIRONMENT"] = "Production",
+            ["ConnectionStrings__Postgres"] = database,
+            ["KAFKA_ENABLED"] = "false",
+            ["Jwt__SigningKey"] = "a-production-signing-key-of-at-least-32-bytes!",
+            ["Catalog__SeedDemoProducts"] = "true",
+            ["Notifications__MigrateOnStartup"] = "true",
+        };
+        // The service itself, as an operator upgrades it (not the development host).
+        await using (var apply = AppProcess.Start(["db-apply"], production, "db-apply", output, BuiltApp.AssemblyPath))
             (await apply.WaitForExitAsync(TimeSpan.FromMinutes(2))).ShouldBe(0, apply.Output);
 
         (await Columns(database)).ShouldBe(["created_at", "order_id", "user_id"], ignoreOrder: true);
@@ -53,6 +60,19 @@ public sealed class OrderListSchemaUpgradeTests(ITestOutputHelper output)
             where schemaname = 'orderevents' and tablename = 'mt_doc_order' and indexname <> 'pkey_mt_doc_order_id'
             """))!).ShouldBe(
             "CREATE INDEX mt_doc_order_idx_user_id_created_at_order_id ON orderevents.mt_doc_order USING btree (user_id, created_at, order_id) INCLUDE (id)");
+
+        // The upgraded app fills the columns of what it writes itself (db-apply replaced Marten's upsert function) and lists it.
+        await using var app = await AppProcess.ServeAsync(production, "app (upgraded)", output, assembly: BuiltApp.AssemblyPath);
+        var token = await app.RegisterAndLoginAsync("upgraded@tests.local");
+        using (var placed = await app.PlaceOrderAsync(token))
+            placed.StatusCode.ShouldBe(HttpStatusCode.Created, await placed.Content.ReadAsStringAsync());
+        using var list = new HttpRequestMessage(HttpMethod.Get, "/api/orders?page=1&pageSize=20") { Headers = { Authorization = new("Bearer", token) } };
+        using var listed = await app.Client.SendAsync(list);
+        listed.StatusCode.ShouldBe(HttpStatusCode.OK, await listed.Content.ReadAsStringAsync());
+        JsonDocument.Parse(await listed.Content.ReadAsStringAsync()).RootElement.GetProperty("totalCount").GetInt64().ShouldBe(1);
+        ((long)(await Sql.ScalarAsync(database,
+                "select count(*) from orderevents.mt_doc_order where user_id is not null and created_at is not null and order_id = (data ->> 'Id')::bigint"))!)
+            .ShouldBe(5);
     }
 
     /// <summary>Order's mapping before the list columns: a computed index on the user only.</summary>
