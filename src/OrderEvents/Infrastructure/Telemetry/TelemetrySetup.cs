@@ -50,6 +50,18 @@ public static class TelemetrySetup
             });
         if (otlp) telemetry.UseOtlpExporter();
 
+        // Wolverine's inbox/outbox/scheduled gauges come from a poll that counts every row of the envelope tables, the
+        // handled inbox rows kept for the de-duplication window included: ~170-190 ms of PostgreSQL per poll after a
+        // burst, every 5 s by default, whether anything reads the gauges or not (docs/benchmarks.md, issue 23). Polled
+        // only when metrics leave the process, once per export.
+        var persistenceMetrics = builder.Configuration.GetValue("Telemetry:PersistenceMetrics", otlp);
+        var exportInterval = TimeSpan.FromMilliseconds(builder.Configuration.GetValue("OTEL_METRIC_EXPORT_INTERVAL", 60_000) is > 0 and var ms ? ms : 60_000);
+        builder.Services.ConfigureWolverine(opts =>
+        {
+            opts.Durability.DurabilityMetricsEnabled = persistenceMetrics;
+            if (persistenceMetrics) opts.Durability.UpdateMetricsPeriod = exportInterval;
+        });
+
         return builder;
     }
 
