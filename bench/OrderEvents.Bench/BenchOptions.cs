@@ -69,12 +69,12 @@ public sealed class BenchOptions
           --request-timeout 10s    a request slower than this is an error
           --out FILE               also write the markdown report to FILE (relative to the repository root)
           --targets service,baseline   which systems to measure
-          --service-environment Production    ASPNETCORE_ENVIRONMENT of the service (and of its kafka-broker command);
+          --service-environment Production    ASPNETCORE_ENVIRONMENT of the service (and of the development host's kafka-broker command);
                                    outside Development the bench runs `db-apply` before starting it
           --service-env KEY=VALUE  extra environment for the service (repeatable), e.g. for production settings
           --service-arg ARG        extra command-line argument for the service (repeatable)
           --service-dll PATH       run this OrderEvents.dll instead of publishing src/OrderEvents
-          --no-build               reuse the last publish output (artifacts/bench/service)
+          --no-build               reuse the last publish output (artifacts/bench/service, artifacts/bench/devhost)
           --configuration Release  configuration used to publish the service
           --pg-bin DIR             PostgreSQL binaries (default /usr/lib/postgresql/15/bin)
           --keep-logs              keep the run folder with the children's logs

@@ -236,23 +236,30 @@ public sealed class BenchRun(BenchOptions options, string repoRoot) : IDisposabl
 
     // ---- processes -------------------------------------------------------------------------------------------
 
-    private string PublishService()
+    // For this machine's runtime, as the Dockerfile does: ReadyToRun (see OrderEvents.csproj).
+    private string PublishService() => Publish("OrderEvents", "service", ["-r", "linux-x64", "--self-contained", "false"]);
+
+    /// <summary>The development host, for its `kafka-broker` command only (the service has no embedded broker).</summary>
+    private string PublishDevHost() => Publish("OrderEvents.DevHost", "devhost", []);
+
+    private string Publish(string project, string folder, string[] runtime)
     {
-        var output = Path.Combine(repoRoot, "artifacts", "bench", "service");
-        var dll = Path.Combine(output, "OrderEvents.dll");
+        var output = Path.Combine(repoRoot, "artifacts", "bench", folder);
+        var dll = Path.Combine(output, project + ".dll");
         if (options.NoBuild && File.Exists(dll)) return dll;
 
-        Progress.WriteLine($"Publishing src/OrderEvents ({options.Configuration}) to {output}");
+        Progress.WriteLine($"Publishing src/{project} ({options.Configuration}) to {output}");
         var clock = Stopwatch.StartNew();
-        using var publish = Process.Start(new ProcessStartInfo(_dotnet)
+        var start = new ProcessStartInfo(_dotnet)
         {
-            // For this machine's runtime, as the Dockerfile does: ReadyToRun (see OrderEvents.csproj).
-            ArgumentList = { "publish", Path.Combine(repoRoot, "src", "OrderEvents", "OrderEvents.csproj"), "-c", options.Configuration,
-                "-r", "linux-x64", "--self-contained", "false", "-o", output, "--nologo", "-v", "q" },
+            ArgumentList = { "publish", Path.Combine(repoRoot, "src", project, project + ".csproj"), "-c", options.Configuration,
+                "-o", output, "--nologo", "-v", "q" },
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
-        })!;
+        };
+        foreach (var argument in runtime) start.ArgumentList.Add(argument);
+        using var publish = Process.Start(start)!;
         var stdout = publish.StandardOutput.ReadToEndAsync();
         var stderr = publish.StandardError.ReadToEndAsync();
         publish.WaitForExit();
@@ -294,16 +301,16 @@ public sealed class BenchRun(BenchOptions options, string repoRoot) : IDisposabl
     {
         var file = Path.Combine(_runDirectory, "bootstrap.txt");
         var environment = ServiceEnvironment();
-        environment["KAFKA_BROKERS"] = null; // the command runs the embedded broker only when no broker is configured
-        environment["EmbeddedInfrastructure__Allow"] = "true"; // deliberately, outside Development too
-        var broker = Own(ChildProcess.Start(_dotnet, [_serviceDll, "kafka-broker", "--bootstrap-file", file],
-            Path.GetDirectoryName(_serviceDll)!, environment, Path.Combine(_runDirectory, "kafka-broker.log")));
+        environment["KAFKA_BROKERS"] = null;
+        var devHost = PublishDevHost();
+        var broker = Own(ChildProcess.Start(_dotnet, [devHost, "kafka-broker", "--bootstrap-file", file],
+            Path.GetDirectoryName(devHost)!, environment, Path.Combine(_runDirectory, "kafka-broker.log")));
         var clock = Stopwatch.StartNew();
         while (clock.Elapsed < TimeSpan.FromSeconds(60))
         {
             if (File.Exists(file) && (await File.ReadAllTextAsync(file)).Trim() is { Length: > 0 } bootstrap)
             {
-                Progress.WriteLine($"Standalone broker (the service's kafka-broker command) at {bootstrap}");
+                Progress.WriteLine($"Standalone broker (the development host's kafka-broker command) at {bootstrap}");
                 return bootstrap;
             }
 
