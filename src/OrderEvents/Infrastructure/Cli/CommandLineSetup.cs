@@ -98,6 +98,25 @@ public static class CommandLineSetup
             return 1;
         }
 
+        // A plain run starts the host itself. JasperFx's command line, to find commands, first loads every assembly in
+        // the application's folder (AssemblyFinder.FindAssemblies): 19 Microsoft.CodeAnalysis (Roslyn) assemblies,
+        // brought by the code-generation and EF Core design-time packages, and a hundred more the service never calls,
+        // ~16 MiB of Roslyn alone resident for nothing (docs/benchmarks.md, issue 23). Commands still go through JasperFx.
+        if (args.Length == 0 && !JasperFxEnvironment.AutoStartHost)
+        {
+            try
+            {
+                await app.RunAsync();
+                return 0;
+            }
+            catch (Exception failure)
+            {
+                // As JasperFx's `run` ends: the error on the console, exit code 1 (not the runtime's crash of an unhandled exception).
+                await Console.Error.WriteLineAsync($"ERROR: {failure}");
+                return 1;
+            }
+        }
+
         return await app.RunJasperFxCommands(args);
     }
 }

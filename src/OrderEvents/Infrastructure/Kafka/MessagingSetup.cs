@@ -31,6 +31,8 @@ public static class MessagingSetup
         if (kafka.Enabled)
             builder.Services.AddHostedService(services => reassignedPartitions.AttachedTo(services.GetRequiredService<IWolverineRuntime>()));
 
+        // ManualOnly: automatic discovery loads every non-framework assembly the app ships (Avro, NetTopologySuite, Humanizer,
+        // ...) to look for [WolverineModule]s; the only one shipped, runtime compilation, is applied below by hand.
         builder.Host.UseWolverine(opts =>
         {
             opts.ServiceName = "OrderEvents";
@@ -72,7 +74,7 @@ public static class MessagingSetup
             {
                 opts.PublishMessage<OrderEvent>().ToLocalQueue(KafkaSettings.OrderEventsTopic).UseDurableInbox();
             }
-        });
+        }, ExtensionDiscovery.ManualOnly);
         return builder;
     }
 

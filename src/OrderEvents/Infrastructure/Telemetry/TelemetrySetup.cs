@@ -25,6 +25,17 @@ public static class TelemetrySetup
             ActivityTrackingOptions.TraceId | ActivityTrackingOptions.SpanId | ActivityTrackingOptions.ParentId);
 
         var otlp = !string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]);
+        // Wolverine's inbox/outbox/scheduled gauges come from a poll that counts every row of the envelope tables, the
+        // handled inbox rows kept for the de-duplication window included: 160-190 ms of PostgreSQL per poll after a
+        // burst, every 5 s by default, whether anything reads the gauges or not (docs/benchmarks.md, issue 23). Polled
+        // only when metrics leave the process, once per export; otherwise the gauges are not exported at all (unpolled,
+        // they would report 0).
+        var persistenceMetrics = builder.Configuration.GetValue("Telemetry:PersistenceMetrics", otlp);
+        builder.Services.ConfigureWolverine(opts =>
+        {
+            opts.Durability.DurabilityMetricsEnabled = persistenceMetrics;
+            if (persistenceMetrics) opts.Durability.UpdateMetricsPeriod = MetricExportInterval(builder.Configuration);
+        });
         var telemetry = builder.Services.AddOpenTelemetry()
             .ConfigureResource(resource => resource.AddService(builder.Configuration["OTEL_SERVICE_NAME"] ?? "order-events"));
         // Spans cost CPU on every request, query and message (see docs/benchmarks.md for what it bought);
@@ -42,7 +53,8 @@ public static class TelemetrySetup
                 .AddRuntimeInstrumentation()
                 .AddNpgsqlInstrumentation()
                 .AddMeter(WolverineSource + ":*")
-                .AddMeter(OrderEventsMetrics.MeterName))
+                .AddMeter(OrderEventsMetrics.MeterName)
+                .AddView(instrument => !persistenceMetrics && PersistenceGauges.Contains(instrument.Name) ? MetricStreamConfiguration.Drop : null))
             .WithLogging(configureBuilder: null, configureOptions: options =>
             {
                 options.IncludeScopes = true;
@@ -52,6 +64,14 @@ public static class TelemetrySetup
 
         return builder;
     }
+
+    /// <summary>Wolverine's gauges of the envelope tables (Wolverine.Persistence.PersistenceMetrics).</summary>
+    public static readonly IReadOnlySet<string> PersistenceGauges =
+        new HashSet<string> { "wolverine-inbox-count", "wolverine-outbox-count", "wolverine-scheduled-count" };
+
+    /// <summary>OTEL_METRIC_EXPORT_INTERVAL (ms), the OpenTelemetry SDK's default of 60 s when unset or not positive.</summary>
+    private static TimeSpan MetricExportInterval(IConfiguration configuration) =>
+        TimeSpan.FromMilliseconds(configuration.GetValue("OTEL_METRIC_EXPORT_INTERVAL", 60_000) is > 0 and var ms ? ms : 60_000);
 
     /// <summary>
     /// Root sampler: a database call that is not part of a request or a message (Wolverine's outbox polling, node
