@@ -1,3 +1,5 @@
+using Marten;
+
 namespace OrderEvents.Features.Auth;
 
 /// <summary>A registered user (Marten document, numeric id from Marten's HiLo sequence).</summary>
@@ -5,7 +7,7 @@ public sealed class User
 {
     public long Id { get; set; }
 
-    /// <summary>Trimmed and lower-cased; unique (index in PersistenceSetup).</summary>
+    /// <summary>Trimmed and lower-cased; unique (index below).</summary>
     public string Email { get; set; } = "";
 
     /// <summary>ASP.NET Core Identity's PasswordHasher format (PBKDF2, salted, versioned).</summary>
@@ -17,4 +19,13 @@ public sealed class User
     public bool IsAdmin { get; set; }
 
     public static string NormalizeEmail(string email) => email.Trim().ToLowerInvariant();
+}
+
+public static class AuthModule
+{
+    public static WebApplicationBuilder AddUsers(this WebApplicationBuilder builder)
+    {
+        builder.Services.ConfigureMarten(options => options.Schema.For<User>().UniqueIndex(user => user.Email));
+        return builder;
+    }
 }

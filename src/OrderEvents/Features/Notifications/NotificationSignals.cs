@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Npgsql;
 using OrderEvents.Infrastructure.Postgres;
 
@@ -12,42 +13,15 @@ public sealed class NotificationSignals(PostgresConnection postgres, ILogger<Not
 {
     public const string Channel = "notifications_stored";
 
-    private readonly Lock _gate = new();
-    private readonly Dictionary<long, HashSet<Subscription>> _byUser = [];
+    // One pending signal per user with an open stream; completed and dropped when that user's next notification is stored.
+    private readonly ConcurrentDictionary<long, TaskCompletionSource> _next = new();
 
-    /// <summary>Signals for one user's notifications until disposed.</summary>
-    public Subscription Subscribe(long userId)
-    {
-        var subscription = new Subscription(this, userId);
-        lock (_gate)
-        {
-            if (!_byUser.TryGetValue(userId, out var set)) _byUser[userId] = set = [];
-            set.Add(subscription);
-        }
-        return subscription;
-    }
-
-    private void Unsubscribe(Subscription subscription)
-    {
-        lock (_gate)
-        {
-            if (_byUser.TryGetValue(subscription.UserId, out var set) && set.Remove(subscription) && set.Count == 0)
-                _byUser.Remove(subscription.UserId);
-        }
-    }
+    /// <summary>Completes at the next signal for the user's notifications: take it before reading, so none is missed.</summary>
+    public Task Next(long userId) => _next.GetOrAdd(userId, _ => new(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
 
     private void Wake(long userId)
     {
-        lock (_gate)
-            if (_byUser.TryGetValue(userId, out var set))
-                foreach (var subscription in set) subscription.Signal();
-    }
-
-    /// <summary>After (re)connecting, signals sent while nobody listened are lost: let every stream read again.</summary>
-    private void WakeAll()
-    {
-        lock (_gate)
-            foreach (var subscription in _byUser.Values.SelectMany(set => set)) subscription.Signal();
+        if (_next.TryRemove(userId, out var signal)) signal.TrySetResult();
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -66,7 +40,8 @@ public sealed class NotificationSignals(PostgresConnection postgres, ILogger<Not
                 };
                 await using (var listen = new NpgsqlCommand($"listen {Channel}", connection))
                     await listen.ExecuteNonQueryAsync(stoppingToken);
-                WakeAll();
+                // Signals sent while nobody listened are lost: let every stream read again.
+                foreach (var userId in _next.Keys) Wake(userId);
                 while (true) await connection.WaitAsync(stoppingToken);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -80,29 +55,6 @@ public sealed class NotificationSignals(PostgresConnection postgres, ILogger<Not
                 try { await Task.Delay(TimeSpan.FromSeconds(2), stoppingToken); }
                 catch (OperationCanceledException) { return; }
             }
-        }
-    }
-
-    /// <summary>A stream's wake-up: several signals before it looks collapse into one.</summary>
-    public sealed class Subscription(NotificationSignals owner, long userId) : IDisposable
-    {
-        private readonly SemaphoreSlim _signal = new(0, 1);
-
-        public long UserId { get; } = userId;
-
-        internal void Signal()
-        {
-            try { _signal.Release(); }
-            catch (SemaphoreFullException) { }
-        }
-
-        /// <summary>True when signalled, false when the timeout passed first.</summary>
-        public Task<bool> WaitAsync(TimeSpan timeout, CancellationToken cancellationToken) => _signal.WaitAsync(timeout, cancellationToken);
-
-        public void Dispose()
-        {
-            owner.Unsubscribe(this);
-            _signal.Dispose();
         }
     }
 }

@@ -41,9 +41,9 @@ public static class NotificationStreamEndpoint
         HttpContext context, ClaimsPrincipal user, NotificationsDbContext db, NotificationSignals signals, IOptions<NotificationStreamSettings> options)
     {
         long? lastEventId = null;
-        if (context.Request.Headers["Last-Event-ID"] is { Count: > 0 } header && !string.IsNullOrWhiteSpace(header.ToString()))
+        if (context.Request.Headers["Last-Event-ID"].ToString() is { } header && !string.IsNullOrWhiteSpace(header))
         {
-            if (!long.TryParse(header.ToString(), NumberStyles.None, CultureInfo.InvariantCulture, out var parsed))
+            if (!long.TryParse(header, NumberStyles.None, CultureInfo.InvariantCulture, out var parsed))
                 return TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid Last-Event-ID",
                     detail: "Last-Event-ID must be the id of an event this stream sent (a non-negative integer)");
             lastEventId = parsed;
@@ -51,27 +51,17 @@ public static class NotificationStreamEndpoint
 
         var userId = user.UserId();
         var mine = db.Notifications.AsNoTracking().Where(n => n.UserId == userId);
-        // Subscribe before choosing the start, so a notification committed in between still wakes this stream.
-        var subscription = signals.Subscribe(userId);
-        try
-        {
-            var after = lastEventId ?? await mine.MaxAsync(n => (long?)n.Position, context.RequestAborted) ?? 0;
-            return TypedResults.ServerSentEvents(Events(mine, after, subscription, options.Value.Heartbeat, context.RequestAborted));
-        }
-        catch
-        {
-            subscription.Dispose();
-            throw;
-        }
+        // The signal is taken before choosing the start, so a notification committed in between still wakes this stream.
+        var signal = signals.Next(userId);
+        var after = lastEventId ?? await mine.MaxAsync(n => (long?)n.Position, context.RequestAborted) ?? 0;
+        return TypedResults.ServerSentEvents(Events(mine, after, signal, () => signals.Next(userId), options.Value.Heartbeat, context.RequestAborted));
     }
 
     private static async IAsyncEnumerable<SseItem<NotificationResponse?>> Events(
-        IQueryable<Notification> mine, long after, NotificationSignals.Subscription subscription, TimeSpan heartbeat,
-        [EnumeratorCancellation] CancellationToken aborted)
+        IQueryable<Notification> mine, long after, Task signal, Func<Task> nextSignal, TimeSpan heartbeat, [EnumeratorCancellation] CancellationToken aborted)
     {
-        using var _ = subscription;
         yield return new SseItem<NotificationResponse?>(null, "ready");
-        while (!aborted.IsCancellationRequested)
+        for (; !aborted.IsCancellationRequested; signal = nextSignal())
         {
             var batch = await mine.Where(n => n.Position > after).OrderBy(n => n.Position).Take(BatchSize).ToListAsync(aborted);
             foreach (var notification in batch)
@@ -85,7 +75,9 @@ public static class NotificationStreamEndpoint
 
             if (batch.Count == BatchSize) continue;
             // Signalled: read again. Idle for a heartbeat: say so, and read again anyway (a missed signal).
-            if (!await subscription.WaitAsync(heartbeat, aborted)) yield return new SseItem<NotificationResponse?>(null, "heartbeat");
+            var signalled = await Task.WhenAny(signal, Task.Delay(heartbeat, aborted)) == signal;
+            aborted.ThrowIfCancellationRequested();
+            if (!signalled) yield return new SseItem<NotificationResponse?>(null, "heartbeat");
         }
     }
 }

@@ -3,7 +3,6 @@ using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Wolverine.Persistence;
-using OrderEvents.Infrastructure.Http;
 using Wolverine.Http;
 using Wolverine.Attributes;
 

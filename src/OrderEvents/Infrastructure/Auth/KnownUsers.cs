@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Runtime.ExceptionServices;
 using System.Security.Claims;
 using Marten;
@@ -9,14 +10,12 @@ using OrderEvents.Infrastructure.Postgres;
 namespace OrderEvents.Infrastructure.Auth;
 
 /// <summary>
-/// A correctly signed token is only good when its "sub" names an existing user (a numeric id): a token minted for
-/// a user that is gone, or by someone holding the key with a made-up subject, is a 401 like any other bad token.
-/// Known ids are cached briefly, so an authenticated request costs no extra query in the common case.
+/// A correctly signed token is only good when its "sub" names an existing user: a token of a user that is gone, or
+/// minted with the key for a made-up subject, is a 401 like any other bad token. Known ids are cached briefly, so an
+/// authenticated request costs no extra query in the common case.
 /// </summary>
 public sealed class KnownUsers(IMemoryCache cache, IDocumentStore store)
 {
-    private static readonly TimeSpan KnownFor = TimeSpan.FromMinutes(5);
-
     public async ValueTask<bool> ExistsAsync(long userId, CancellationToken cancellationToken)
     {
         var key = (nameof(KnownUsers), userId);
@@ -24,37 +23,25 @@ public sealed class KnownUsers(IMemoryCache cache, IDocumentStore store)
 
         await using var session = store.QuerySession();
         if (!await session.Query<User>().AnyAsync(user => user.Id == userId, cancellationToken)) return false;
-
-        cache.Set(key, true, KnownFor);
+        cache.Set(key, true, TimeSpan.FromMinutes(5));
         return true;
     }
 
-    /// <summary>
-    /// The numeric subject of a principal, or null when it has none that can be a user id. Only the canonical spelling
-    /// counts ("42", never "042"): the service issues no other, so any other names nobody.
-    /// </summary>
+    /// <summary>The numeric subject, in its canonical spelling only ("42", never "042": the service issues no other).</summary>
     public static long? Subject(ClaimsPrincipal? principal) =>
-        principal?.FindFirstValue("sub") is { } subject
-        && long.TryParse(subject, System.Globalization.NumberStyles.None, null, out var id) && id > 0
-        && subject == id.ToString(System.Globalization.CultureInfo.InvariantCulture)
-            ? id
-            : null;
+        principal?.FindFirstValue("sub") is { } subject && long.TryParse(subject, NumberStyles.None, null, out var id) && id > 0
+        && subject == id.ToString(CultureInfo.InvariantCulture) ? id : null;
 
     /// <summary>JwtBearer events: check the subject after the signature, and keep a database outage a 503 (not a 401).</summary>
     public static JwtBearerEvents Events() => new()
     {
         OnTokenValidated = async context =>
         {
-            var known = context.HttpContext.RequestServices.GetRequiredService<KnownUsers>();
-            if (Subject(context.Principal) is not { } userId)
-            {
-                context.Fail("The token has no numeric subject.");
-                return;
-            }
-
             try
             {
-                if (!await known.ExistsAsync(userId, context.HttpContext.RequestAborted)) context.Fail("The token's subject is not a user.");
+                if (Subject(context.Principal) is not { } userId) context.Fail("The token has no numeric subject.");
+                else if (!await context.HttpContext.RequestServices.GetRequiredService<KnownUsers>().ExistsAsync(userId, context.HttpContext.RequestAborted))
+                    context.Fail("The token's subject is not a user.");
             }
             catch (Exception e) when (DatabaseOutage.IsOutage(e))
             {

@@ -6,11 +6,8 @@ using OrderEvents.Features.Auth;
 
 namespace OrderEvents.Infrastructure.Auth;
 
-/// <remarks>
-/// The settings are read when a token is issued, not when the issuer is created: a Release build creates the login
-/// endpoint, and this with it, while mapping routes, also for `help` or `describe`, which never validate the settings
-/// (the host's start does, and a missing signing key stops it).
-/// </remarks>
+// Reads the settings per token, not at creation: a Release build creates this while mapping routes, also for `help`
+// or `describe`, which never validate the settings.
 public sealed class TokenIssuer(IOptions<JwtSettings> options, DevelopmentAdminEmails developmentAdmins, TimeProvider clock)
 {
     private readonly JsonWebTokenHandler _handler = new();

@@ -8,8 +8,8 @@ namespace OrderEvents.Infrastructure.Health;
 
 public static class HealthSetup
 {
-    /// <summary>Checks that gate /health/ready; /health/live runs none (it only proves the process answers).</summary>
-    public const string ReadinessTag = "ready";
+    // Checks that gate /health/ready; /health/live runs none (it only proves the process answers).
+    private const string ReadinessTag = "ready";
 
     private static readonly TimeSpan CheckTimeout = TimeSpan.FromSeconds(3);
 
@@ -31,16 +31,9 @@ public static class HealthSetup
     /// <summary>Anonymous, JSON, 503 when a check is unhealthy (the framework's default status mapping).</summary>
     public static WebApplication MapHealthEndpoints(this WebApplication app)
     {
-        app.MapHealthChecks("/health/live", new HealthCheckOptions
-        {
-            Predicate = _ => false,
-            ResponseWriter = WriteReport,
-        }).AllowAnonymous();
-        app.MapHealthChecks("/health/ready", new HealthCheckOptions
-        {
-            Predicate = check => check.Tags.Contains(ReadinessTag),
-            ResponseWriter = WriteReport,
-        }).AllowAnonymous();
+        app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false, ResponseWriter = WriteReport }).AllowAnonymous();
+        app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = check => check.Tags.Contains(ReadinessTag), ResponseWriter = WriteReport })
+            .AllowAnonymous();
         return app;
     }
 

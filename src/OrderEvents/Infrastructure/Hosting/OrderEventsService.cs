@@ -69,7 +69,7 @@ public static class OrderEventsService
         app.UseStatusCodePages();
         // Before anything reads the body: past capacity a request waits here, holding nothing, or gets a 503 at once.
         app.UseMiddleware<AdmissionControl>();
-        app.UseMiddleware<JsonBodyGuard>();
+        app.UseBodySizeLimit();
         app.UseRateLimiter();
         app.UseAuthentication();
         app.UseAuthorization();
@@ -77,6 +77,7 @@ public static class OrderEventsService
         app.MapWolverineEndpoints(http =>
         {
             http.RequireAuthorizeOnAll();
+            http.AddPolicy<JsonBodyGuard.GuardedBodies>();
             // '?page=abc' is a 400, not silently page 0.
             http.RejectUnparseableQueryValues = true;
         });

@@ -3,10 +3,7 @@ using Microsoft.Extensions.Primitives;
 
 namespace OrderEvents.Infrastructure.Hosting;
 
-/// <summary>
-/// Secrets never appear in output: `describe` prints every configuration value (environment variables included),
-/// so for that command the configuration it sees is a copy whose secret values are masked.
-/// </summary>
+/// <summary>`describe` prints every configuration value (environment variables too): for that command the configuration is a masked view.</summary>
 public static class SecretMasking
 {
     public const string Mask = "*****";
@@ -18,14 +15,12 @@ public static class SecretMasking
         SecretKeyParts.Any(part => key.Replace("_", "").Contains(part, StringComparison.OrdinalIgnoreCase));
 
     /// <summary>The value as it may be shown: masked when secret; connection strings keep everything but passwords.</summary>
-    public static string? MaskValue(string key, string? value)
-    {
-        if (string.IsNullOrEmpty(value)) return value;
-        if (IsSecretKey(key)) return Mask;
-        return key.StartsWith("ConnectionStrings:", StringComparison.OrdinalIgnoreCase) || key.Contains("CONNECTION", StringComparison.OrdinalIgnoreCase)
+    public static string? MaskValue(string key, string? value) =>
+        string.IsNullOrEmpty(value) ? value
+        : IsSecretKey(key) ? Mask
+        : key.StartsWith("ConnectionStrings:", StringComparison.OrdinalIgnoreCase) || key.Contains("CONNECTION", StringComparison.OrdinalIgnoreCase)
             ? MaskConnectionString(value)
             : value;
-    }
 
     public static string MaskConnectionString(string connectionString)
     {
@@ -41,19 +36,18 @@ public static class SecretMasking
         }
     }
 
-    /// <summary>For the `describe` command: every IConfiguration consumer in that host sees masked values.</summary>
     public static WebApplicationBuilder MaskSecretsInDescribe(this WebApplicationBuilder builder, string[] args)
     {
         if (args.FirstOrDefault()?.Equals("describe", StringComparison.OrdinalIgnoreCase) == true)
         {
             var root = (IConfigurationRoot)builder.Configuration;
-            builder.Services.AddSingleton<IConfiguration>(_ =>
-                new ConfigurationRoot(root.Providers.Select(provider => (IConfigurationProvider)new MaskingProvider(provider)).ToList()));
+            builder.Services.AddSingleton<IConfiguration>(_ => new ConfigurationRoot(root.Providers.Select(p => (IConfigurationProvider)new MaskingProvider(p)).ToList()));
         }
 
         return builder;
     }
 
+    // Wraps each provider, so `describe` still shows where every value came from.
     private sealed class MaskingProvider(IConfigurationProvider inner) : IConfigurationProvider
     {
         public bool TryGet(string key, out string? value)

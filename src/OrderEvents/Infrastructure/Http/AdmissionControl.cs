@@ -1,6 +1,5 @@
 using System.ComponentModel.DataAnnotations;
 using System.Threading.RateLimiting;
-using Microsoft.AspNetCore.Mvc;
 using OrderEvents.Infrastructure.Hosting;
 
 namespace OrderEvents.Infrastructure.Http;
@@ -21,25 +20,19 @@ public sealed class AdmissionSettings
 }
 
 /// <summary>
-/// Past its capacity the service used to take every request at once: each held a database connection while waiting
-/// for CPU, until the pool ran dry and requests failed after the 2 s connect timeout or hung until the client gave up
-/// (docs/benchmarks.md). A fixed number of API requests runs at a time (ConcurrencyLimiter); the rest wait in order,
-/// holding nothing, and one that cannot start within MaxQueueWait gets a 503 with Retry-After at once.
-/// Health probes and the long-lived notification stream are not counted.
+/// Past capacity every request used to start at once and hold a database connection while waiting for CPU, until the
+/// pool ran dry (docs/benchmarks.md). A fixed number of API requests run at a time; the rest wait in order, holding
+/// nothing, and one that cannot start within MaxQueueWait gets a 503 with Retry-After at once (ASP.NET Core's rate
+/// limiter middleware cannot bound the wait). Health probes and the long-lived notification stream are not counted.
 /// </summary>
 public sealed class AdmissionControl(RequestDelegate next, ConcurrencyLimiter limiter, AdmissionSettings options, ILogger<AdmissionControl> logger)
 {
     public async Task InvokeAsync(HttpContext context)
     {
         var path = context.Request.Path;
-        if (!path.StartsWithSegments("/api") || path.StartsWithSegments("/api/notifications/stream"))
-        {
-            await next(context);
-            return;
-        }
-
-        using var lease = await TryAcquireAsync(context);
-        if (lease is { IsAcquired: true })
+        var counted = path.StartsWithSegments("/api") && !path.StartsWithSegments("/api/notifications/stream");
+        using var lease = counted ? await TryAcquireAsync(context) : null;
+        if (!counted || lease is { IsAcquired: true })
         {
             await next(context);
             return;
@@ -47,12 +40,8 @@ public sealed class AdmissionControl(RequestDelegate next, ConcurrencyLimiter li
 
         logger.LogWarning("{Method} {Path}: 503, the service is at capacity", context.Request.Method, path);
         context.Response.Headers.RetryAfter = "1";
-        await TypedResults.Problem(new ProblemDetails
-        {
-            Status = StatusCodes.Status503ServiceUnavailable,
-            Title = "Service busy",
-            Detail = "The service is at capacity; retry after 1 second.",
-        }).ExecuteAsync(context);
+        await TypedResults.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Service busy",
+            detail: "The service is at capacity; retry after 1 second.").ExecuteAsync(context);
     }
 
     /// <summary>A permit, a refused lease (queue full), or null when none came within MaxQueueWait.</summary>

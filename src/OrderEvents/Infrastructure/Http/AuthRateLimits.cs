@@ -25,15 +25,14 @@ public sealed class AuthRateLimitSettings
     public TimeSpan Window { get; set; } = TimeSpan.FromMinutes(1);
 }
 
+/// <summary>
+/// Per client address: ASP.NET Core's rate limiter, policy <see cref="Policy"/> (both endpoints draw on one window).
+/// Per email: <see cref="SignInAttempts"/>, asked by the endpoints once Wolverine has read the body. Both answer 429.
+/// </summary>
 public static class AuthRateLimits
 {
-    /// <summary>The policy POST /api/auth/login and /api/auth/register name with [EnableRateLimiting] (the OpenAPI document lists its 429).</summary>
     public const string Policy = "auth";
 
-    /// <summary>
-    /// Per client address: ASP.NET Core's rate limiter, before Wolverine binds the request. Per email: the endpoints
-    /// ask <see cref="SignInAttempts"/> once Wolverine has bound the request. Both answer 429 with Retry-After.
-    /// </summary>
     public static WebApplicationBuilder AddAuthRateLimits(this WebApplicationBuilder builder)
     {
         builder.AddSettings<AuthRateLimitSettings>(AuthRateLimitSettings.Section);
@@ -41,15 +40,10 @@ public static class AuthRateLimits
         builder.Services.AddRateLimiter(_ => { });
         builder.Services.AddOptions<RateLimiterOptions>().Configure<AuthRateLimitSettings>((options, limits) =>
         {
-            // One policy name: both endpoints draw on the same window per address.
             options.AddPolicy(Policy, context =>
                 Window("address:" + (context.Connection.RemoteIpAddress?.ToString() ?? "unknown"), limits.PermitsPerAddress, limits.Window));
-            options.OnRejected = (rejected, _) =>
-            {
-                var context = rejected.HttpContext;
-                var problem = TooMany(context, rejected.Lease, limits.Window, "address " + context.Connection.RemoteIpAddress);
-                return new ValueTask(TypedResults.Problem(problem).ExecuteAsync(context));
-            };
+            options.OnRejected = (rejected, _) => new ValueTask(TypedResults.Problem(
+                TooMany(rejected.HttpContext, rejected.Lease, limits.Window, "address " + rejected.HttpContext.Connection.RemoteIpAddress)).ExecuteAsync(rejected.HttpContext));
         });
         return builder;
     }
@@ -73,16 +67,12 @@ public static class AuthRateLimits
     }
 }
 
-/// <summary>
-/// Sign-in and registration attempts per email, from any client address. The endpoints check the email of the request
-/// Wolverine bound (a [WolverineBefore] step), so this limit needs nothing from any other middleware.
-/// </summary>
+/// <summary>Sign-in and registration attempts per email (trimmed, any case), from any client address.</summary>
 public sealed class SignInAttempts(IOptions<AuthRateLimitSettings> settings)
 {
     private readonly PartitionedRateLimiter<string> _perEmail = PartitionedRateLimiter.Create<string, string>(
         email => AuthRateLimits.Window(email, settings.Value.PermitsPerEmail, settings.Value.Window));
 
-    /// <summary>No problem, or the 429 once <paramref name="email"/> (trimmed, any case) used up its window.</summary>
     public ProblemDetails Check(string? email, HttpContext context)
     {
         if (string.IsNullOrWhiteSpace(email)) return WolverineContinue.NoProblems;

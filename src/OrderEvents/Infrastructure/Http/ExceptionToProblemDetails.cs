@@ -19,18 +19,10 @@ public sealed class ExceptionToProblemDetails(IProblemDetailsService problemDeta
         var (status, title, detail) = Classify(context, exception);
         if (status == 0) return false;
 
-        if (status == StatusCodes.Status503ServiceUnavailable)
-        {
-            context.Response.Headers.RetryAfter = DatabaseOutage.RetryAfterSeconds.ToString();
-            logger.LogWarning("{Method} {Path}: 503, the database is unavailable ({Reason})",
-                context.Request.Method, context.Request.Path, exception.GetBaseException().Message);
-        }
-        else
-        {
-            logger.LogInformation("{Method} {Path}: {Status} {Title} ({Exception})",
-                context.Request.Method, context.Request.Path, status, title, exception.GetType().Name);
-        }
-
+        var outage = status == StatusCodes.Status503ServiceUnavailable;
+        if (outage) context.Response.Headers.RetryAfter = DatabaseOutage.RetryAfterSeconds.ToString();
+        logger.Log(outage ? LogLevel.Warning : LogLevel.Information, "{Method} {Path}: {Status} {Title} ({Reason})", context.Request.Method,
+            context.Request.Path, status, title, outage ? exception.GetBaseException().Message : exception.GetType().Name);
         return await problemDetails.WriteAsync(context, exception, new ProblemDetails { Status = status, Title = title, Detail = detail });
     }
 

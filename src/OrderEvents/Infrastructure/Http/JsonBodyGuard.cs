@@ -1,83 +1,78 @@
 using System.Collections;
+using System.Runtime.CompilerServices;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using JasperFx;
+using JasperFx.CodeGeneration;
+using JasperFx.CodeGeneration.Frames;
+using JasperFx.CodeGeneration.Model;
+using JasperFx.Core.Reflection;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Mvc;
-using Microsoft.Extensions.Options;
+using Microsoft.Net.Http.Headers;
+using Wolverine;
 using Wolverine.Http;
 
 namespace OrderEvents.Infrastructure.Http;
 
 /// <summary>
-/// Checks every JSON request body before an endpoint sees it, reading it once and parsing it once (a trial binding to
-/// the endpoint's request type): size (413), a media type Wolverine would take for JSON but is not UTF-8 JSON (415),
-/// valid JSON, an object at the root, no unknown field, every value of the right type, and no string PostgreSQL cannot
-/// store (a NUL, a lone UTF-16 surrogate, invalid UTF-8). Each failure is a 400 naming the field in the API's words,
-/// logged without a stack trace, and nothing reaches the database. The body is small and kept in memory, so Wolverine
-/// reads it again from there.
+/// Reads every Wolverine endpoint's JSON body in place of Wolverine's reader, parsing it once: a body that is too
+/// large (413), not UTF-8 JSON (415), not JSON, not an object, with an unknown field, a value of the wrong type, or a
+/// string PostgreSQL cannot store (NUL, lone surrogate, invalid UTF-8) gets a 400 naming the field in the API's words,
+/// logged without a stack trace, before any endpoint code runs. Wolverine's reader would answer some of these with its
+/// own wording (.NET type names) and log them as errors.
 /// </summary>
-public sealed class JsonBodyGuard(RequestDelegate next, IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions> json, ILogger<JsonBodyGuard> logger)
+public static class JsonBodyGuard
 {
     /// <summary>The largest request body accepted (an order of 100 items is about 4 KB).</summary>
     public const int MaxBodyBytes = 64 * 1024;
 
-    // The API's options (enum names, unknown fields refused), plus the check that every string can be stored. Only this
-    // trial binding uses it: Wolverine binds the accepted body with the API's options as they are.
-    private readonly JsonSerializerOptions _serializer = new(json.Value.SerializerOptions) { Converters = { new StorableStrings() } };
+    // The API's options plus the storable-string check, made once per options instance.
+    private static readonly ConditionalWeakTable<JsonSerializerOptions, JsonSerializerOptions> Checked = new();
 
-    public async Task InvokeAsync(HttpContext context)
+    /// <summary>413 for any request whose body is declared too large, before anything reads it.</summary>
+    public static IApplicationBuilder UseBodySizeLimit(this IApplicationBuilder app) => app.Use(async (context, next) =>
     {
         if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit) limit.MaxRequestBodySize = MaxBodyBytes;
-        if (context.Request.ContentLength > MaxBodyBytes)
+        if (context.Request.ContentLength > MaxBodyBytes) await Reject(context, TooLarge());
+        else await next(context);
+    });
+
+    /// <summary>Called by the generated endpoint code (<see cref="GuardedBodies"/>): the body, or Stop once the refusal is written.</summary>
+    public static async ValueTask<(T?, HandlerContinuation)> ReadAsync<T>(HttpContext context, JsonSerializerOptions api)
+    {
+        var problem = CheckMediaTypes(context.Request);
+        T? body = default;
+        if (problem is null)
         {
-            await Reject(context, TooLarge());
-            return;
+            // Sized by Content-Length when there is one; one byte more than allowed reveals a longer body.
+            var buffer = new byte[(int)Math.Min(context.Request.ContentLength ?? MaxBodyBytes, MaxBodyBytes) + 1];
+            var bytes = buffer.AsMemory(0, await context.Request.Body.ReadAtLeastAsync(buffer, buffer.Length, throwOnEndOfStream: false, context.RequestAborted));
+            problem = bytes.Length > MaxBodyBytes ? TooLarge() : Parse(bytes.Span, Checked.GetValue(api, Storable), out body);
         }
 
-        var bodyType = context.GetEndpoint()?.Metadata.GetMetadata<HttpChain>()?.RequestType;
-        // Any other media type is Wolverine's own 415; it takes a missing Content-Type or another charset for JSON.
-        if (bodyType is null || bodyType == typeof(void) || HttpMethods.IsGet(context.Request.Method) || IsOtherMediaType(context.Request.ContentType))
-        {
-            await next(context);
-            return;
-        }
-
-        if (!IsUtf8Json(context.Request.ContentType))
-        {
-            await Reject(context, new ProblemDetails
-            {
-                Status = StatusCodes.Status415UnsupportedMediaType,
-                Title = "Unsupported media type",
-                Detail = "The request body must be JSON in UTF-8, sent with 'Content-Type: application/json'.",
-            });
-            return;
-        }
-
-        // Sized by Content-Length when there is one; one byte more than that, or than allowed, reveals a longer body.
-        var buffer = new byte[(int)Math.Min(context.Request.ContentLength ?? MaxBodyBytes, MaxBodyBytes) + 1];
-        var body = buffer[..await context.Request.Body.ReadAtLeastAsync(buffer, buffer.Length, throwOnEndOfStream: false, context.RequestAborted)];
-        if (body.Length > MaxBodyBytes)
-        {
-            await Reject(context, TooLarge());
-            return;
-        }
-
-        if (Inspect(body, bodyType) is { } problem)
-        {
-            await Reject(context, problem);
-            return;
-        }
-
-        context.Request.Body = new MemoryStream(body, writable: false);
-        await next(context);
+        if (problem is null) return (body, HandlerContinuation.Continue);
+        await Reject(context, problem);
+        return (default, HandlerContinuation.Stop);
     }
 
-    /// <summary>Why this body is refused (400), or null when it binds to <paramref name="bodyType"/>.</summary>
-    private ProblemDetails? Inspect(byte[] body, Type bodyType)
+    private static ProblemDetails? CheckMediaTypes(HttpRequest request) =>
+        !MediaTypeHeaderValue.TryParse(request.ContentType, out var media)
+        || !(media.MediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase) || media.Suffix.Equals("json", StringComparison.OrdinalIgnoreCase))
+        || !(media.Charset.Length == 0 || media.Charset.Equals("utf-8", StringComparison.OrdinalIgnoreCase))
+            ? Problem(StatusCodes.Status415UnsupportedMediaType, "Unsupported media type", "The request body must be JSON in UTF-8, sent with 'Content-Type: application/json'.")
+            // As Wolverine's reader: an Accept header must allow a JSON answer.
+            : request.GetTypedHeaders().Accept is { Count: > 0 } accept && !accept.Any(a => a.MediaType.Value is "*/*" || a.MediaType.Value?.Contains("json") == true)
+                ? Problem(StatusCodes.Status406NotAcceptable, "Not acceptable", "This endpoint answers in JSON: accept application/json.")
+                : null;
+
+    private static ProblemDetails? Parse<T>(ReadOnlySpan<byte> body, JsonSerializerOptions options, out T? value)
     {
+        value = default;
         try
         {
-            return JsonSerializer.Deserialize(body, bodyType, _serializer) is null ? NotAnObject() : null;
+            value = JsonSerializer.Deserialize<T>(body, options);
+            return value is null ? NotAnObject() : null;
         }
         catch (UnstorableString e)
         {
@@ -86,9 +81,8 @@ public sealed class JsonBodyGuard(RequestDelegate next, IOptions<Microsoft.AspNe
         }
         catch (JsonException e) when (e.InnerException is JsonException syntax)
         {
-            return body.All(b => b is (byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n')
-                ? BadBody("A request body (a JSON object) is required.")
-                : BadBody($"The request body is not valid JSON (line {syntax.LineNumber + 1}, byte {syntax.BytePositionInLine + 1}).");
+            return BadBody(body.Trim(" \t\r\n"u8).IsEmpty ? "A request body (a JSON object) is required."
+                : $"The request body is not valid JSON (line {syntax.LineNumber + 1}, byte {syntax.BytePositionInLine + 1}).");
         }
         catch (JsonException e) when (JsonWords.FieldOf(e.Path) == "body")
         {
@@ -97,36 +91,19 @@ public sealed class JsonBodyGuard(RequestDelegate next, IOptions<Microsoft.AspNe
         catch (JsonException e)
         {
             var field = JsonWords.FieldOf(e.Path);
-            return FieldError(field, JsonWords.Expected(bodyType, field));
+            return FieldError(field, JsonWords.Expected(typeof(T), field));
         }
     }
 
-    /// <summary>
-    /// A media type that is not JSON at all: Wolverine answers it with its own 415 (it reads a body only when the
-    /// Content-Type is missing or mentions json or */*).
-    /// </summary>
-    private static bool IsOtherMediaType(string? contentType) =>
-        !string.IsNullOrEmpty(contentType) && !contentType.Contains("json", StringComparison.OrdinalIgnoreCase) && !contentType.Contains('*');
+    private static ProblemDetails Problem(int status, string title, string detail) => new() { Status = status, Title = title, Detail = detail };
 
-    private static bool IsUtf8Json(string? contentType) =>
-        contentType is not null
-        && Microsoft.Net.Http.Headers.MediaTypeHeaderValue.TryParse(contentType, out var media)
-        && (media.MediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase)
-            || media.Suffix.Equals("json", StringComparison.OrdinalIgnoreCase))
-        && (media.Charset.Length == 0 || media.Charset.Equals("utf-8", StringComparison.OrdinalIgnoreCase));
-
-    private static ProblemDetails TooLarge() => new()
-    {
-        Status = StatusCodes.Status413PayloadTooLarge,
-        Title = "Request body too large",
-        Detail = $"The request body may be at most {MaxBodyBytes / 1024} KB.",
-    };
+    private static ProblemDetails TooLarge() =>
+        Problem(StatusCodes.Status413PayloadTooLarge, "Request body too large", $"The request body may be at most {MaxBodyBytes / 1024} KB.");
 
     // null, an array, a string, a number, or an object whose field names are not valid text.
     private static ProblemDetails NotAnObject() => BadBody("The request body must be a JSON object with this request's fields.");
 
-    private static ProblemDetails BadBody(string detail) =>
-        new() { Status = StatusCodes.Status400BadRequest, Title = "Unreadable request body", Detail = detail };
+    private static ProblemDetails BadBody(string detail) => Problem(StatusCodes.Status400BadRequest, "Unreadable request body", detail);
 
     private static ValidationProblemDetails FieldError(string field, string message) =>
         new(new Dictionary<string, string[]> { [field] = [message] })
@@ -135,14 +112,16 @@ public sealed class JsonBodyGuard(RequestDelegate next, IOptions<Microsoft.AspNe
             Title = "One or more validation errors occurred.",
         };
 
-    private async Task Reject(HttpContext context, ProblemDetails problem)
+    private static async Task Reject(HttpContext context, ProblemDetails problem)
     {
         // A client error: worth a line, never a stack trace.
-        logger.LogInformation("Refused the body of {Method} {Path}: {Status} {Reason}",
-            context.Request.Method, context.Request.Path, problem.Status,
-            problem is ValidationProblemDetails v ? string.Join("; ", v.Errors.SelectMany(e => e.Value)) : problem.Detail);
+        context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(JsonBodyGuard).FullName!)
+            .LogInformation("Refused the body of {Method} {Path}: {Status} {Reason}", context.Request.Method, context.Request.Path, problem.Status,
+                problem is ValidationProblemDetails v ? string.Join("; ", v.Errors.SelectMany(e => e.Value)) : problem.Detail);
         await TypedResults.Problem(problem).ExecuteAsync(context);
     }
+
+    private static JsonSerializerOptions Storable(JsonSerializerOptions api) => new(api) { Converters = { new StorableStrings() } };
 
     /// <summary>A string PostgreSQL cannot store: it has a NUL, or is not valid Unicode (a lone surrogate, invalid UTF-8).</summary>
     private sealed class UnstorableString(string message) : JsonException(message);
@@ -167,17 +146,46 @@ public sealed class JsonBodyGuard(RequestDelegate next, IOptions<Microsoft.AspNe
 
         public override void Write(Utf8JsonWriter writer, string value, JsonSerializerOptions options) => writer.WriteStringValue(value);
     }
+
+    /// <summary>Where Wolverine would read a JSON body, <see cref="ReadAsync{T}"/> reads it (Wolverine's frame is internal: found by name).</summary>
+    public sealed class GuardedBodies : IHttpPolicy
+    {
+        public void Apply(IReadOnlyList<HttpChain> chains, GenerationRules rules, IServiceContainer container)
+        {
+            foreach (var chain in chains)
+            {
+                var index = chain.Middleware.FindIndex(frame => frame.GetType().Name == "ReadJsonBody");
+                if (index < 0) continue;
+                var wolverines = chain.Middleware[index].Creates.Single();
+                var guarded = new ReadBody(wolverines);
+                chain.Middleware[index] = guarded;
+                foreach (var call in chain.Middleware.OfType<MethodCall>().Append(chain.Method))
+                    for (var i = 0; i < call.Arguments.Length; i++)
+                        if (ReferenceEquals(call.Arguments[i], wolverines)) call.Arguments[i] = guarded.Body;
+            }
+        }
+    }
+
+    private sealed class ReadBody : AsyncFrame
+    {
+        public ReadBody(Variable replaced) => Body = new Variable(replaced.VariableType, replaced.Usage, this);
+
+        public Variable Body { get; }
+
+        public override void GenerateCode(GeneratedMethod method, ISourceWriter writer)
+        {
+            writer.Write($"var ({Body.Usage}, bodyContinue) = await {typeof(JsonBodyGuard).FullNameInCode()}.{nameof(ReadAsync)}<{Body.VariableType.FullNameInCode()}>(httpContext, JsonSerializerOptions);");
+            writer.Write($"if (bodyContinue == {typeof(HandlerContinuation).FullNameInCode()}.{nameof(HandlerContinuation.Stop)}) return;");
+            Next?.GenerateCode(method, writer);
+        }
+    }
 }
 
 /// <summary>JSON paths and expected value shapes in the API's words (camelCase fields, JSON types), never .NET names.</summary>
 public static class JsonWords
 {
     /// <summary>"$.items[0].quantity" -> "items[0].quantity"; the root is "body".</summary>
-    public static string FieldOf(string? jsonPath)
-    {
-        var field = (jsonPath ?? "$").TrimStart('$').TrimStart('.');
-        return field.Length == 0 ? "body" : field;
-    }
+    public static string FieldOf(string? jsonPath) => (jsonPath ?? "$").TrimStart('$').TrimStart('.') is { Length: > 0 } field ? field : "body";
 
     /// <summary>What the field at <paramref name="field"/> of <paramref name="root"/> must hold, as a sentence.</summary>
     public static string Expected(Type root, string field)
@@ -196,27 +204,23 @@ public static class JsonWords
             for (var i = 0; i < segment.Count(c => c == '['); i++) type = ElementType(type) ?? type;
         }
 
-        return $"'{field}' must be {Shape(type)}.";
+        return $"'{field}' must be {Shape(Nullable.GetUnderlyingType(type) ?? type)}.";
     }
 
-    private static string Shape(Type type)
+    private static string Shape(Type type) => type switch
     {
-        type = Nullable.GetUnderlyingType(type) ?? type;
-        if (type.IsEnum)
-            return "one of " + string.Join(", ", Enum.GetNames(type).Select(n => JsonNamingPolicy.SnakeCaseUpper.ConvertName(n)));
-        if (type == typeof(int)) return $"a whole number from {int.MinValue} to {int.MaxValue}";
-        if (type == typeof(long)) return $"a whole number from {long.MinValue} to {long.MaxValue}";
-        if (type == typeof(decimal)) return "a number (at most 28 significant digits)";
-        if (type == typeof(string)) return "a string";
-        if (type == typeof(bool)) return "true or false";
-        if (type == typeof(DateTimeOffset) || type == typeof(DateTime)) return "an ISO 8601 date and time";
-        if (ElementType(type) is not null) return "an array";
-        return "an object";
-    }
+        _ when type.IsEnum => "one of " + string.Join(", ", Enum.GetNames(type).Select(JsonNamingPolicy.SnakeCaseUpper.ConvertName)),
+        _ when type == typeof(int) => $"a whole number from {int.MinValue} to {int.MaxValue}",
+        _ when type == typeof(long) => $"a whole number from {long.MinValue} to {long.MaxValue}",
+        _ when type == typeof(decimal) => "a number (at most 28 significant digits)",
+        _ when type == typeof(string) => "a string",
+        _ when type == typeof(bool) => "true or false",
+        _ when type == typeof(DateTimeOffset) || type == typeof(DateTime) => "an ISO 8601 date and time",
+        _ => ElementType(type) is null ? "an object" : "an array",
+    };
 
     private static Type? ElementType(Type type) =>
-        type == typeof(string) || !typeof(IEnumerable).IsAssignableFrom(type)
-            ? null
-            : type.IsArray ? type.GetElementType()
-            : type.GetInterfaces().Append(type).FirstOrDefault(i => i.IsGenericType && i.GetGenericTypeDefinition() == typeof(IEnumerable<>))?.GetGenericArguments()[0];
+        type == typeof(string) || !typeof(IEnumerable).IsAssignableFrom(type) ? null
+        : type.IsArray ? type.GetElementType()
+        : type.GetInterfaces().Append(type).FirstOrDefault(i => i.IsGenericType && i.GetGenericTypeDefinition() == typeof(IEnumerable<>))?.GetGenericArguments()[0];
 }

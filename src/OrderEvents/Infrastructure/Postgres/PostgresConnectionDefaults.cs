@@ -4,11 +4,7 @@ using Npgsql;
 
 namespace OrderEvents.Infrastructure.Postgres;
 
-/// <summary>
-/// During a database outage an HTTP request must fail within a fraction of a second (503), not after retries:
-/// a short connect timeout unless the connection string sets one, and no Marten-level retries (the Kafka listener
-/// has its own retry-then-pause policy in MessagingSetup).
-/// </summary>
+/// <summary>Defaults for every connection string, each overridable in the connection string itself.</summary>
 public static class PostgresConnectionDefaults
 {
     public const int ConnectTimeoutSeconds = 2;
@@ -17,28 +13,21 @@ public static class PostgresConnectionDefaults
     {
         var given = new DbConnectionStringBuilder { ConnectionString = connectionString };
         var result = new NpgsqlConnectionStringBuilder(connectionString);
+        // During a database outage an HTTP request must fail within a fraction of a second (503), not after retries.
         if (!(given.ContainsKey("Timeout") || given.ContainsKey("Connect Timeout") || given.ContainsKey("Connection Timeout")))
             result.Timeout = ConnectTimeoutSeconds;
-        return WithStatementReuse(result, given).ConnectionString;
+        // Every request and message runs the same few statements: Npgsql prepares one once it was used twice on a
+        // connection, so PostgreSQL stops parsing and planning it; and nothing here changes session state on pooled
+        // connections, so a connection going back to the pool needs no reset (a DISCARD ALL round trip per checkout).
+        if (!given.ContainsKey("Max Auto Prepare")) result.MaxAutoPrepare = 64;
+        if (!given.ContainsKey("Auto Prepare Min Usages")) result.AutoPrepareMinUsages = 2;
+        if (!given.ContainsKey("No Reset On Close")) result.NoResetOnClose = true;
+        return result.ConnectionString;
     }
 
-    /// <summary>
-    /// Every request and message runs the same few statements (event append, projection upsert, outbox insert, ...).
-    /// Npgsql prepares a statement once it was used twice on a connection, so PostgreSQL stops parsing and planning it
-    /// each time; and a connection going back to the pool is not reset (a DISCARD ALL round trip per checkout), as
-    /// nothing here changes session state on pooled connections. Either can be set in the connection string instead.
-    /// </summary>
-    private static NpgsqlConnectionStringBuilder WithStatementReuse(NpgsqlConnectionStringBuilder builder, DbConnectionStringBuilder given)
-    {
-        if (!given.ContainsKey("Max Auto Prepare")) builder.MaxAutoPrepare = 64;
-        if (!given.ContainsKey("Auto Prepare Min Usages")) builder.AutoPrepareMinUsages = 2;
-        if (!given.ContainsKey("No Reset On Close")) builder.NoResetOnClose = true;
-        return builder;
-    }
-
+    /// <summary>No Marten-level retries: one attempt each for reads and commits (the Kafka listener has its own retry-then-pause policy in MessagingSetup).</summary>
     public static void FailFast(StoreOptions options)
     {
-        // Empty pipelines: one attempt each for reads and for commits.
         options.ConfigurePolly(_ => { });
         options.ConfigureWritePolly(_ => { });
     }

@@ -33,9 +33,8 @@ namespace Internal.Generated.WolverineHandlers
             // Building the Marten session
             await using var documentSession = _outboxedSessionFactory.OpenSession(messageContext);
             Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "OrderEvents.Features.Products.UpdateProductEndpoint").SetTag("http.route", "/api/products/{id}").SetTag("http.request.method", "PATCH");
-            // Reading the request body via JSON deserialization
-            var (request, jsonContinue) = await ReadJsonAsync<OrderEvents.Features.Products.UpdateProductRequest>(httpContext);
-            if (jsonContinue == Wolverine.HandlerContinuation.Stop) return;
+            var (request, bodyContinue) = await OrderEvents.Infrastructure.Http.JsonBodyGuard.ReadAsync<OrderEvents.Features.Products.UpdateProductRequest>(httpContext, JsonSerializerOptions);
+            if (bodyContinue == Wolverine.HandlerContinuation.Stop) return;
             var problemDetails1 = OrderEvents.Features.Products.UpdateProductEndpoint.Validate(request, _validatorOfUpdateProductRequest);
             // Evaluate whether the processing should stop if there are any problems
             if (!(ReferenceEquals(problemDetails1, Wolverine.Http.WolverineContinue.NoProblems)))

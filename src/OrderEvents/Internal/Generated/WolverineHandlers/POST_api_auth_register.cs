@@ -41,9 +41,8 @@ namespace Internal.Generated.WolverineHandlers
             // Building the Marten session
             await using var documentSession = _outboxedSessionFactory.OpenSession(messageContext);
             Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "OrderEvents.Features.Auth.RegisterEndpoint").SetTag("http.route", "/api/auth/register").SetTag("http.request.method", "POST");
-            // Reading the request body via JSON deserialization
-            var (request, jsonContinue) = await ReadJsonAsync<OrderEvents.Features.Auth.RegisterRequest>(httpContext);
-            if (jsonContinue == Wolverine.HandlerContinuation.Stop) return;
+            var (request, bodyContinue) = await OrderEvents.Infrastructure.Http.JsonBodyGuard.ReadAsync<OrderEvents.Features.Auth.RegisterRequest>(httpContext, JsonSerializerOptions);
+            if (bodyContinue == Wolverine.HandlerContinuation.Stop) return;
             var problemDetails1 = OrderEvents.Features.Auth.RegisterEndpoint.LimitAttemptsPerEmail(request, _signInAttempts, httpContext);
             // Evaluate whether the processing should stop if there are any problems
             if (!(ReferenceEquals(problemDetails1, Wolverine.Http.WolverineContinue.NoProblems)))

@@ -65,9 +65,8 @@ namespace Internal.Generated.WolverineHandlers
             // GH-5206: until this request commits, a failure is looked up again in case a concurrent request with its key committed first
             WatchForDeduplicatedRefusal(httpContext, _deduplicatedResponses, scopedDeduplicationId, deduplicationFingerprint, "Idempotency-Key", null);
             Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "OrderEvents.Features.Orders.CreateOrderEndpoint").SetTag("http.route", "/api/orders").SetTag("http.request.method", "POST");
-            // Reading the request body via JSON deserialization
-            var (request, jsonContinue) = await ReadJsonAsync<OrderEvents.Features.Orders.CreateOrderRequest>(httpContext);
-            if (jsonContinue == Wolverine.HandlerContinuation.Stop) return;
+            var (request, bodyContinue) = await OrderEvents.Infrastructure.Http.JsonBodyGuard.ReadAsync<OrderEvents.Features.Orders.CreateOrderRequest>(httpContext, JsonSerializerOptions);
+            if (bodyContinue == Wolverine.HandlerContinuation.Stop) return;
             var problemDetails1 = OrderEvents.Features.Orders.CreateOrderEndpoint.Validate(request, _validatorOfCreateOrderRequest);
             // Evaluate whether the processing should stop if there are any problems
             if (!(ReferenceEquals(problemDetails1, Wolverine.Http.WolverineContinue.NoProblems)))

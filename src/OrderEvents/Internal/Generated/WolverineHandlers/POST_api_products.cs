@@ -33,9 +33,8 @@ namespace Internal.Generated.WolverineHandlers
             // Building the Marten session
             await using var documentSession = _outboxedSessionFactory.OpenSession(messageContext);
             Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "OrderEvents.Features.Products.CreateProductEndpoint").SetTag("http.route", "/api/products").SetTag("http.request.method", "POST");
-            // Reading the request body via JSON deserialization
-            var (request, jsonContinue) = await ReadJsonAsync<OrderEvents.Features.Products.CreateProductRequest>(httpContext);
-            if (jsonContinue == Wolverine.HandlerContinuation.Stop) return;
+            var (request, bodyContinue) = await OrderEvents.Infrastructure.Http.JsonBodyGuard.ReadAsync<OrderEvents.Features.Products.CreateProductRequest>(httpContext, JsonSerializerOptions);
+            if (bodyContinue == Wolverine.HandlerContinuation.Stop) return;
             var problemDetails1 = OrderEvents.Features.Products.CreateProductEndpoint.Validate(request, _validatorOfCreateProductRequest);
             // Evaluate whether the processing should stop if there are any problems
             if (!(ReferenceEquals(problemDetails1, Wolverine.Http.WolverineContinue.NoProblems)))
