@@ -16,10 +16,8 @@ public class ReplayInput : NetCoreInput
 
 /// <summary>
 /// `dotnet OrderEvents.dll replay [--order N] [--since TIME]`: publishes logged order events to Kafka again, with their
-/// original event ids, and leaves. Consumers that already handled an event ignore it; a new consumer group or a repaired
-/// consumer gets the history. Run beside the live service with its environment, it starts only Wolverine, configured for
-/// this command (CommandLineSetup.ConfigureForCommand): no web server, no listener, no node. Each page's outbox rows are
-/// sent when their transaction commits, awaiting the broker; what it refuses stays in the outbox for the service to send.
+/// original event ids; consumers that handled one already ignore it. Beside the live service, with its environment, it
+/// starts only Wolverine as CommandLineSetup.ConfigureForCommand configures it: each page is sent when it commits.
 /// </summary>
 [Description("Re-publishes order events from the event log to Kafka (all, one order, or since a time)", Name = "replay")]
 public class ReplayCommand : JasperFxAsyncCommand<ReplayInput>

@@ -57,10 +57,9 @@ public static class CommandLineSetup
     }
 
     /// <summary>
-    /// A command that publishes beside the running service, with its settings, runs no Wolverine node of its own: no
-    /// listener (it would join the live consumer group, rebalance it and take its records), no node registration or agents
-    /// (a node may take over the live nodes' work), no schema change. Its outbox rows belong to any node and are sent
-    /// inline when their transaction commits; what Kafka refuses stays there for the live nodes to send.
+    /// A command that publishes beside the running service runs no Wolverine node: no listener (it would join the live
+    /// group and take its records), no node or agents (they may take the live nodes' work), no schema change. Its outbox
+    /// rows belong to any node and are sent when their transaction commits; what Kafka refuses, the live nodes send.
     /// </summary>
     public static WebApplicationBuilder ConfigureForCommand(this WebApplicationBuilder builder, string[] args)
     {
