@@ -39,8 +39,10 @@ public sealed class CommandLifecycleTests
     [Fact]
     public async Task a_command_that_fails_before_any_host_exists_stops_the_server()
     {
-        // `replay` uses the database; a bad --since ends it before it builds or starts a host.
-        await using var replay = AppProcess.Start(["replay", "--since", "yesterday-ish"], name: "replay");
+        // `replay` uses the database; a bad --since ends it before it builds or starts a host. It publishes to a running
+        // broker (none is started for it): an address is enough, it never gets to connect.
+        await using var replay = AppProcess.Start(["replay", "--since", "yesterday-ish"],
+            new Dictionary<string, string?> { ["KAFKA_BROKERS"] = "127.0.0.1:9" }, name: "replay");
         (await replay.WaitForExitAsync(Deadline)).ShouldNotBe(0, replay.Output);
         replay.Output.ShouldContain("is not a date and time");
         replay.EmbeddedServerCreated.ShouldBeTrue();

@@ -2,6 +2,7 @@ using JasperFx;
 using JasperFx.CommandLine;
 using OrderEvents.Infrastructure.Kafka;
 using OrderEvents.Infrastructure.Postgres;
+using Wolverine;
 
 namespace OrderEvents.Infrastructure.Cli;
 
@@ -14,7 +15,10 @@ public enum CommandNeeds
     /// <summary>The database, without running the app (`db-apply`, `resources`, ... and any command not known here).</summary>
     Database,
 
-    /// <summary>The whole app, its host started: a plain run, `replay`.</summary>
+    /// <summary>The database and the broker, beside the running service, serving nothing: `replay` (see <see cref="ConfigureForCommand"/>).</summary>
+    Publishing,
+
+    /// <summary>The whole app, its host started: a plain run.</summary>
     RunningApp,
 }
 
@@ -27,7 +31,8 @@ public static class CommandLineSetup
     public static CommandNeeds NeedsOf(string[] args) =>
         args.FirstOrDefault()?.ToLowerInvariant() switch
         {
-            null or "run" or "replay" => CommandNeeds.RunningApp,
+            null or "run" => CommandNeeds.RunningApp,
+            "replay" => CommandNeeds.Publishing,
             { } flag when flag.StartsWith('-') => CommandNeeds.RunningApp, // `-e Staging` etc.: the default command, run
             "help" or "?" or "describe" or "codegen" or "dlq-list" or "dlq-redrive" => CommandNeeds.Nothing,
             _ => CommandNeeds.Database,
@@ -43,11 +48,29 @@ public static class CommandLineSetup
         if (needs >= CommandNeeds.Database && string.IsNullOrWhiteSpace(configuration.GetConnectionString(PersistenceSetup.ConnectionStringName)))
             missing.Add("ConnectionStrings__Postgres (the PostgreSQL connection string)");
         var kafka = KafkaSettings.From(configuration);
-        if (needs == CommandNeeds.RunningApp && kafka.Enabled && string.IsNullOrWhiteSpace(kafka.Brokers))
+        if (needs >= CommandNeeds.Publishing && kafka.Enabled && string.IsNullOrWhiteSpace(kafka.Brokers))
             missing.Add("KAFKA_BROKERS (the Kafka bootstrap servers, or KAFKA_ENABLED=false)");
-        return missing.Count == 0 ? null
-            : $"Not set: {string.Join(" and ", missing)}. For development without them, run `dotnet run --project src/OrderEvents.DevHost`, " +
-              "which starts PostgreSQL and a Kafka-protocol broker of its own.";
+        if (missing.Count == 0) return null;
+        return $"Not set: {string.Join(" and ", missing)}. " + (needs == CommandNeeds.Publishing
+            ? "It publishes to the running service's broker (beside a running development host, on its own data folder, it finds that host's)."
+            : "For development without them, run `dotnet run --project src/OrderEvents.DevHost`, which starts PostgreSQL and a Kafka-protocol broker of its own.");
+    }
+
+    /// <summary>
+    /// A command that publishes beside the running service runs no Wolverine node: no listener (it would join the live
+    /// group and take its records), no node or agents (they may take the live nodes' work), no schema change. Its outbox
+    /// rows belong to any node and are sent when their transaction commits; what Kafka refuses, the live nodes send.
+    /// </summary>
+    public static WebApplicationBuilder ConfigureForCommand(this WebApplicationBuilder builder, string[] args)
+    {
+        if (NeedsOf(args) == CommandNeeds.Publishing)
+            builder.Services.ConfigureWolverine(opts =>
+            {
+                opts.DisableAllExternalListeners = true;
+                opts.Durability.Mode = DurabilityMode.ServerlessWithOutbox;
+                opts.AutoBuildMessageStorageOnStartup = AutoCreate.None;
+            });
+        return builder;
     }
 
     /// <summary>A host started without its PostgreSQL or broker (by a test harness, say) stops at once, naming them.</summary>

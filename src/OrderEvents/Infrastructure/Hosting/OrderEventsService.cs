@@ -31,6 +31,7 @@ public static class OrderEventsService
     {
         builder.QuietCommandDiscovery();
         builder.RequireInfrastructure();
+        builder.ConfigureForCommand(args);
         builder.MaskSecretsInDescribe(args);
         builder.AddPersistence();
         builder.AddUsers();
