@@ -28,11 +28,13 @@ public static class NotificationsModule
         // Notifications are stored a batch at a time (NotifyUsersHandler): the events that arrive within a few
         // milliseconds, up to 500, become one insert and one commit. Each event waits in the durable inbox until its
         // batch committed, so nothing is lost in between. Batches run one at a time, in arrival order, which keeps
-        // each order's events in order.
+        // each order's events in order. The batcher keeps each batch's records at hand for the handler (trace links,
+        // dead-lettering a refused record where it came from).
         builder.Services.ConfigureWolverine(opts => opts.BatchMessagesOf<OrderEvent>(batching =>
         {
             batching.BatchSize = 500;
             batching.TriggerTime = 5.Milliseconds();
+            batching.Batcher = new NotificationBatcher();
         }).Sequential());
 
         // Live stream (GET /api/notifications/stream): one LISTEN connection per instance, shared by its streams.

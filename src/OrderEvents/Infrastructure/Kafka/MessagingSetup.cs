@@ -1,9 +1,12 @@
 using JasperFx.Core;
 using JasperFx;
 using Npgsql;
+using OrderEvents.Features.Notifications;
 using OrderEvents.Features.Orders;
 using OrderEvents.Infrastructure.Hosting;
+using OrderEvents.Infrastructure.Postgres;
 using Wolverine;
+using Wolverine.Configuration;
 using Wolverine.EntityFrameworkCore;
 using Wolverine.ErrorHandling;
 using Wolverine.Runtime;
@@ -24,6 +27,8 @@ public static class MessagingSetup
     {
         var kafka = builder.AddSettings<KafkaSettings>(section: null);
         var databaseRetry = builder.AddSettings<DatabaseRetrySettings>(DatabaseRetrySettings.Section);
+        var pauseThenRunAgain = PauseThenRun(databaseRetry);
+        var pauseDescription = $"pause the Kafka listeners for {databaseRetry.Pause}, then run the batch again";
         // Without KAFKA_BROKERS, the development broker (Infrastructure/Embedded) gives its address when the host starts.
         var brokers = kafka.Brokers ?? "";
         var reassignedPartitions = new ReassignedPartitionOffsets();
@@ -49,20 +54,24 @@ public static class MessagingSetup
             opts.Policies.UseDurableLocalQueues();
             opts.Policies.UseDurableOutboxOnAllSendingEndpoints();
             ConfigureRecovery(opts.Durability);
-            // PostgreSQL unavailable (Marten wraps Npgsql's errors): nothing may be dead-lettered for that. Retry in
-            // place (about a minute by default, see DatabaseRetrySettings); past that, pause the Kafka listeners (no
-            // more records into the inbox) and run the same batch again after the pause, for as long as the outage
-            // lasts. Its events stay in the durable inbox meanwhile, so a restart takes them up too.
-            opts.OnException(exception => exception is NpgsqlException || exception.InnerException is NpgsqlException)
+            // PostgreSQL refused a row because of its values (a CHECK, a NOT NULL, a value out of range: SQLSTATE class
+            // 22, 23 or P0): it may be one record's fault. Run the batch again at once; that attempt stores what it can
+            // and dead-letters the records refused on their own (NotifyUsersHandler), or finds the table itself at fault
+            // and throws NotificationsRefusedException (below). Should the refusal come back on a later attempt
+            // anyway, it is handled as an outage: nothing is dead-lettered by Wolverine for it.
+            opts.OnException(exception => exception is not NotificationsRefusedException && DatabaseOutage.RowRefusal(exception) is not null)
+                .RetryOnce()
+                .Then.RetryWithCooldown(databaseRetry.Delays)
+                .Then.CustomActionIndefinitely(pauseThenRunAgain, pauseDescription);
+            // Any other PostgreSQL error (Marten wraps Npgsql's) is the database's, not a record's: unreachable, shutting
+            // down, a serialization failure, a deadlock, a missing table, a revoked permission, a table that refuses
+            // every row. Nothing may be dead-lettered for that. Retry in place (about a minute by default, see
+            // DatabaseRetrySettings); past that, pause the Kafka listeners (no more records into the inbox) and run the
+            // same batch again after the pause, for as long as it lasts. Its events stay in the durable inbox
+            // meanwhile, so a restart takes them up too.
+            opts.OnException(exception => exception is NotificationsRefusedException || DatabaseOutage.IsDatabaseError(exception))
                 .RetryWithCooldown(databaseRetry.Delays)
-                .Then.CustomActionIndefinitely(async (runtime, lifecycle, exception) =>
-                {
-                    foreach (var listener in runtime.Endpoints.ActiveListeners().Where(agent => agent.Uri.Scheme == "kafka"))
-                        _ = listener.PauseAsync(databaseRetry.Pause);
-                    await Task.Delay(databaseRetry.Pause, runtime.Cancellation);
-                    // In place, not requeued: a requeued batch would run after the batches queued behind it.
-                    await lifecycle.RetryExecutionNowAsync();
-                }, $"pause the Kafka listeners for {databaseRetry.Pause}, then run the batch again");
+                .Then.CustomActionIndefinitely(pauseThenRunAgain, pauseDescription);
 
             if (kafka.Enabled) UseKafka(opts, kafka, brokers, reassignedPartitions);
             else
@@ -71,6 +80,29 @@ public static class MessagingSetup
             }
         });
         return builder;
+    }
+
+    /// <summary>Pauses the Kafka listeners, waits, then runs the same batch again; the Error names the cause each time.</summary>
+    private static Func<IWolverineRuntime, IEnvelopeLifecycle, Exception, ValueTask> PauseThenRun(DatabaseRetrySettings databaseRetry) =>
+        async (runtime, lifecycle, exception) =>
+        {
+            runtime.Logger.LogError(exception,
+                "A database error outlasted the retries; the Kafka listeners pause for {Pause}, then the same batch runs again: {Cause}",
+                databaseRetry.Pause, Cause(exception));
+            foreach (var listener in runtime.Endpoints.ActiveListeners().Where(agent => agent.Uri.Scheme == "kafka"))
+                _ = listener.PauseAsync(databaseRetry.Pause);
+            await Task.Delay(databaseRetry.Pause, runtime.Cancellation);
+            // In place, not requeued: a requeued batch would run after the batches queued behind it.
+            await lifecycle.RetryExecutionNowAsync();
+        };
+
+    /// <summary>What PostgreSQL said, for an operator: SQLSTATE, the object it names, the message.</summary>
+    private static string Cause(Exception exception)
+    {
+        for (var current = exception; current is not null; current = current.InnerException)
+            if (current is PostgresException postgres)
+                return $"SQLSTATE {postgres.SqlState} ({postgres.ConstraintName ?? postgres.TableName ?? "no object named"}): {postgres.MessageText}";
+        return $"{exception.GetType().Name}: {exception.Message}";
     }
 
     /// <summary>
@@ -114,7 +146,11 @@ public static class MessagingSetup
         // Topics are created by whoever runs the broker (the embedded broker, docker-compose, ops), never by the app:
         // `resources setup` must not try CreateTopics (the embedded broker does not implement it).
         var kafkaTransport = opts.Transports.GetOrCreate<KafkaTransport>();
-        kafkaTransport.Topics[KafkaSettings.DeadLetterTopic].IsExternallyOwned = true;
+        var deadLetterTopic = kafkaTransport.Topics[KafkaSettings.DeadLetterTopic];
+        deadLetterTopic.IsExternallyOwned = true;
+        // NotifyUsersHandler dead-letters a record PostgreSQL refuses through the outbox, in the transaction that stores
+        // the rest of its batch (Wolverine's own Kafka dead-lettering produces directly, outside any transaction).
+        deadLetterTopic.Mode = EndpointMode.Durable;
 
         opts.PublishMessage<OrderEvent>()
             .ToKafkaTopic(KafkaSettings.OrderEventsTopic)
