@@ -74,7 +74,11 @@ public sealed class RefusedNotificationTests(ShortDatabaseRetryAppFixture fixtur
         watch.Stop();
 
         (await NotificationsOf(other)).Select(n => n.OrderId).ShouldBe(otherOrders, ignoreOrder: true);
-        (await NotificationsOf(refused)).ShouldHaveSingleItem().Type.ShouldBe(OrderEventTypes.Paid);
+        var paidEvent = paid.PublishedOrderEvents().Single(e => e.OrderId == refusedOrder);
+        (await NotificationsOf(refused)).ShouldHaveSingleItem().EventId.ShouldBe(paidEvent.EventId);
+        Fixture.Logs.Entries.ShouldContain(e => e.Message.Contains(paidEvent.EventId.ToString()) && e.Message.Contains("arrived before its predecessors")
+                                                && e.Message.Contains("storing the 0 earlier events from the order log first (1 dead-lettered, skipped)"),
+            "the ORDER_PAID event went through the fill-in, which skipped the dead-lettered ORDER_CREATED");
         watch.Elapsed.ShouldBeLessThan(20.Seconds(), "everything else is notified within seconds");
         var partitions = new KafkaProbe(Fixture.BootstrapServers).ReadUntil(KafkaSettings.OrderEventsTopic,
             r => otherOrders.Contains(long.Parse(r.Message.Key)), count: otherOrders.Count).Select(r => r.Partition.Value).Distinct().Count();
@@ -128,11 +132,13 @@ public sealed class RefusedNotificationTests(ShortDatabaseRetryAppFixture fixtur
         (await NotificationsOf(other)).Count.ShouldBe(2, "the partitions move on");
     }
 
-    [Fact]
-    public async Task a_table_that_refuses_every_row_is_an_outage_nothing_is_dead_lettered_and_everything_is_notified_once_it_is_fixed()
+    [Theory]
+    [InlineData(true)]  // the control (another user's notification, inserted again) is refused too
+    [InlineData(false)] // the table holds no other user's notification: nothing shows it still accepts rows
+    public async Task a_table_that_refuses_every_row_is_an_outage_nothing_is_dead_lettered_and_everything_is_notified_once_it_is_fixed(bool controlRow)
     {
         var user = await RegisterAndLogin();
-        var first = await PlaceOrder(user);
+        var first = await PlaceOrder(controlRow ? await RegisterAndLogin() : user);
         await Refuse(RefuseEverything, "user_id < 0");
         Fixture.Logs.Clear();
 
@@ -149,13 +155,14 @@ public sealed class RefusedNotificationTests(ShortDatabaseRetryAppFixture fixtur
                 var cause = await WaitForLog(e => e.Level == LogLevel.Error && e.Message.Contains("23514") && e.Message.Contains(RefuseEverything)
                                                   && e.Message.Contains("the database's, not the records'"));
                 cause.Message.ShouldContain("Nothing is dead-lettered");
+                cause.Message.ShouldContain(controlRow ? "it also refuses a notification it already holds" : "the table holds no other user's notification");
                 await WaitForLog(e => e.Level == LogLevel.Error && e.Message.Contains("the Kafka listeners pause"));
-                (await NotificationsOf(user)).Count.ShouldBe(1, "nothing is stored while the table refuses every row");
+                (await NotificationsOf(user)).Count.ShouldBe(controlRow ? 0 : 1, "nothing is stored while the table refuses every row");
                 outage.Expect(orders);
                 await DropConstraints();
             }));
 
-        (await NotificationsOf(user)).Select(n => n.OrderId).ShouldBe(orders.Append(first), ignoreOrder: true);
+        (await NotificationsOf(user)).Select(n => n.OrderId).ShouldBe(controlRow ? orders : orders.Append(first), ignoreOrder: true);
         foreach (var orderId in orders) new KafkaProbe(Fixture.BootstrapServers)
             .ReadUntil(KafkaSettings.DeadLetterTopic, r => r.Message.Key == orderId.ToString(), timeoutSeconds: 1).ShouldBeEmpty();
         Convert.ToInt64(await Sql.ScalarAsync(Fixture.ConnectionString, "select count(*) from notifications.dead_lettered_events")).ShouldBe(0);

@@ -1,5 +1,6 @@
 using JasperFx.Core;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Diagnostics;
 using OrderEvents.Features.Orders;
 using OrderEvents.Infrastructure.Hosting;
 using OrderEvents.Infrastructure.Postgres;
@@ -17,7 +18,11 @@ public static class NotificationsModule
             (services, options) => options.UseNpgsql(
                 // The same pool as Marten and Wolverine (same connection string and defaults).
                 PostgresConnectionDefaults.Apply(services.GetRequiredService<PostgresConnection>().ConnectionString),
-                npgsql => npgsql.MigrationsHistoryTable("__ef_migrations_history", NotificationsDbContext.Schema)),
+                npgsql => npgsql.MigrationsHistoryTable("__ef_migrations_history", NotificationsDbContext.Schema))
+                // A failing query is logged by whoever gets the exception (Wolverine's failure log, the notification
+                // batch's own lines when it sets a refused record aside, the HTTP pipeline); EF Core's own Error with
+                // a stack trace for the same failure only doubled every line.
+                .ConfigureWarnings(warnings => warnings.Log((CoreEventId.QueryIterationFailed, LogLevel.Debug))),
             NotificationsDbContext.WolverineSchema);
 
         // Development applies migrations at start-up; elsewhere they are applied by the documented command
