@@ -114,7 +114,7 @@ public static partial class NotifyUsersHandler
         }
         catch (Exception exception) when (DatabaseOutage.RowRefusal(exception) is { } refusal)
         {
-            await transaction.RollbackToSavepointAsync(Savepoint, cancellationToken);
+            await UndoAsync(transaction, cancellationToken);
             return (null, refusal);
         }
     }
@@ -157,8 +157,15 @@ public static partial class NotifyUsersHandler
         }
         finally
         {
-            await transaction.RollbackToSavepointAsync(Savepoint, cancellationToken);
+            await UndoAsync(transaction, cancellationToken);
         }
+    }
+
+    /// <summary>Back to the savepoint, which then goes too: the attempts do not nest deeper with every refusal.</summary>
+    private static async Task UndoAsync(IDbContextTransaction transaction, CancellationToken cancellationToken)
+    {
+        await transaction.RollbackToSavepointAsync(Savepoint, cancellationToken);
+        await transaction.ReleaseSavepointAsync(Savepoint, cancellationToken);
     }
 
     private static NotificationsRefusedException OperatorOutage(ILogger logger, int count, PostgresException refusal, string why)

@@ -78,7 +78,8 @@ public static partial class NotifyUsersHandler
 
     /// <summary>
     /// The batch span links to the context each record carried (the span that published it, in the order's trace).
-    /// A record without a W3C trace context (another producer's) has nothing to link to.
+    /// A record without a W3C trace context (another producer's) has nothing to link to. (A retried attempt is a span
+    /// of its own, linked by Wolverine to the failed one, and gets the same links.)
     /// </summary>
     private static void LinkToEventTraces(Activity? span, IReadOnlyList<Envelope> records)
     {
