@@ -40,6 +40,7 @@ public sealed class BenchOptions
     public string? RepoRoot { get; private set; }
     public bool KeepLogs { get; set; }
     public bool Statements { get; private set; }
+    public bool Profile { get; private set; }
     public bool Smoke { get; private set; }
 
     public double FirstStep => double.IsNaN(StepStart) ? Rate / 2 : StepStart;
@@ -68,18 +69,22 @@ public sealed class BenchOptions
           --request-timeout 10s    a request slower than this is an error
           --out FILE               also write the markdown report to FILE (relative to the repository root)
           --targets service,baseline   which systems to measure
-          --service-environment Production    ASPNETCORE_ENVIRONMENT of the service (and of its kafka-broker command);
+          --service-environment Production    ASPNETCORE_ENVIRONMENT of the service (and of the development host's kafka-broker command);
                                    outside Development the bench runs `db-apply` before starting it
           --service-env KEY=VALUE  extra environment for the service (repeatable), e.g. for production settings
           --service-arg ARG        extra command-line argument for the service (repeatable)
           --service-dll PATH       run this OrderEvents.dll instead of publishing src/OrderEvents
-          --no-build               reuse the last publish output (artifacts/bench/service)
+          --no-build               reuse the last publish output (artifacts/bench/service, artifacts/bench/devhost)
           --configuration Release  configuration used to publish the service
           --pg-bin DIR             PostgreSQL binaries (default /usr/lib/postgresql/15/bin)
           --keep-logs              keep the run folder with the children's logs
           --statements             load pg_stat_statements and write each target's top statements (by total time,
                                    whole measurement) to the run folder and the progress output (adds a little
                                    PostgreSQL overhead to both targets: for profiling, not for the figures)
+          --profile                the cost of one order, per stage, for the closed-loop burst (traffic + drain) of each target:
+                                   perf samples classified into stages, GC and allocations (EventPipe), PostgreSQL statements,
+                                   rows and WAL, memory (smaps, a gcdump); a section of the report, raw files in
+                                   artifacts/profile/<time>/<target>/ (needs perf; the profilers cost some throughput)
           --smoke                  a short run for a busy machine: rate 100, 5 s phases, 3 steps of 3 s, 5 s burst, 8 connections
         """;
 
@@ -130,6 +135,7 @@ public sealed class BenchOptions
                 case "--repo": options.RepoRoot = Value(); break;
                 case "--keep-logs": options.KeepLogs = true; break;
                 case "--statements": options.Statements = true; break;
+                case "--profile": options.Profile = true; break;
                 case "--smoke":
                     options.Smoke = true;
                     options.Rate = 100;

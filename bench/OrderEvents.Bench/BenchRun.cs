@@ -3,6 +3,7 @@ using System.Globalization;
 using Npgsql;
 using OrderEvents.Bench.Harness;
 using OrderEvents.Bench.Load;
+using OrderEvents.Bench.Profiling;
 using OrderEvents.Bench.Targets;
 
 namespace OrderEvents.Bench;
@@ -27,13 +28,16 @@ public sealed class BenchRun(BenchOptions options, string repoRoot) : IDisposabl
     private string _serviceDll = "";
     private readonly string _dotnet = FindDotnet();
     private bool _disposed;
+    // --profile: the burst's profiler of the target being measured, and where its files go.
+    private CostProfiler? _profiler;
+    private readonly string _profileRoot = Path.Combine(repoRoot, "artifacts", "profile", DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture));
 
     public TextWriter Progress { get; } = Console.Error;
 
     public async Task<List<TargetResult>> RunAsync()
     {
         _serviceDll = options.ServiceDll is { } given ? Path.GetFullPath(given) : PublishService();
-        _cluster = Own(PostgresCluster.Start(options.PostgresBin, Progress, options.Statements));
+        _cluster = Own(PostgresCluster.Start(options.PostgresBin, Progress, options.Statements || options.Profile));
         await _cluster.CreateDatabaseAsync(ServiceDatabase);
         await _cluster.CreateDatabaseAsync(BaselineDatabase);
         _bootstrap = await StartBrokerAsync();
@@ -48,6 +52,7 @@ public sealed class BenchRun(BenchOptions options, string repoRoot) : IDisposabl
                 using var target = Own(name == "service" ? await StartServiceAsync() : StartBaseline());
                 if (options.Statements) await _cluster.ResetStatementsAsync();
                 await MeasureTargetAsync(target, result);
+                if (_profiler is { } profiler) result.Profile = await profiler.AnalyzeAsync(result.Burst!, Progress);
                 if (options.Statements) await WriteStatementsAsync(target);
             }
             catch (Exception e)
@@ -56,6 +61,11 @@ public sealed class BenchRun(BenchOptions options, string repoRoot) : IDisposabl
                 Progress.WriteLine($"[{name}] FAILED: {e}");
                 Progress.WriteLine($"Logs kept in {_runDirectory}");
                 options.KeepLogs = true;
+            }
+            finally
+            {
+                if (_profiler is { } profiler) await profiler.DisposeAsync();
+                _profiler = null;
             }
         }
 
@@ -111,7 +121,7 @@ public sealed class BenchRun(BenchOptions options, string repoRoot) : IDisposabl
         }
 
         result.Burst = await MeasurePhaseAsync(target, $"closed loop, {options.Connections} connections",
-            () => LoadGenerator.ClosedLoopAsync(client, options.Connections, options.Burst, options.MaxBurstRequests));
+            () => LoadGenerator.ClosedLoopAsync(client, options.Connections, options.Burst, options.MaxBurstRequests), profile: options.Profile);
         log(Describe(result.Burst));
 
         // Background cost (polling agents, consumers' fetch loops): CPU while nothing is sent, measured last, when the JIT
@@ -132,23 +142,27 @@ public sealed class BenchRun(BenchOptions options, string repoRoot) : IDisposabl
     /// Traffic, then the drain (until every event of the phase has its notification); CPU of the target and of all of
     /// PostgreSQL and the target database's commits over traffic + drain; event lag of the phase's orders.
     /// </summary>
-    private async Task<PhaseResult> MeasurePhaseAsync(TargetProcess target, string name, Func<Task<Traffic>> run, bool settle = true)
+    private async Task<PhaseResult> MeasurePhaseAsync(TargetProcess target, string name, Func<Task<Traffic>> run, bool settle = true, bool profile = false)
     {
         var notificationsBefore = await CountNotificationsAsync(target);
         // (The cold phase starts at once: its commits then include a few of the sign-in's.)
         if (settle) await Task.Delay(StatsSettle);
+        if (profile) _profiler = await CostProfiler.StartAsync(target, _cluster!, Path.Combine(_profileRoot, target.Name));
         var commitsBefore = await _cluster!.CommitsAsync(target.Database);
         var serviceCpuBefore = ProcStats.CpuMilliseconds(target.Process.Pid);
         var postgresCpuBefore = ProcStats.TreeCpuMilliseconds(_cluster.PostmasterPid);
 
         var traffic = await run();
+        _profiler?.TrafficEnded();
         var drain = await DrainAsync(target, notificationsBefore + traffic.ExpectedNotifications, options.DrainTimeout);
 
         var serviceCpu = ProcStats.CpuMilliseconds(target.Process.Pid) - serviceCpuBefore;
         var postgresCpu = ProcStats.TreeCpuMilliseconds(_cluster.PostmasterPid) - postgresCpuBefore;
+        if (profile) await _profiler!.StopSamplingAsync();
         await Task.Delay(StatsSettle);
         // The drain's own count queries ran in the target's database: they are not the target's commits.
         var commits = await _cluster.CommitsAsync(target.Database) - commitsBefore - drain.Polls;
+        if (profile) await _profiler!.ReadDatabaseAsync();
 
         var lag = new Latency();
         lag.RecordAll(await LagsAsync(target, traffic.CreatedOrders.ToArray()));
@@ -222,23 +236,30 @@ public sealed class BenchRun(BenchOptions options, string repoRoot) : IDisposabl
 
     // ---- processes -------------------------------------------------------------------------------------------
 
-    private string PublishService()
+    // For this machine's runtime, as the Dockerfile does: ReadyToRun (see OrderEvents.csproj).
+    private string PublishService() => Publish("OrderEvents", "service", ["-r", "linux-x64", "--self-contained", "false"]);
+
+    /// <summary>The development host, for its `kafka-broker` command only (the service has no embedded broker).</summary>
+    private string PublishDevHost() => Publish("OrderEvents.DevHost", "devhost", []);
+
+    private string Publish(string project, string folder, string[] runtime)
     {
-        var output = Path.Combine(repoRoot, "artifacts", "bench", "service");
-        var dll = Path.Combine(output, "OrderEvents.dll");
+        var output = Path.Combine(repoRoot, "artifacts", "bench", folder);
+        var dll = Path.Combine(output, project + ".dll");
         if (options.NoBuild && File.Exists(dll)) return dll;
 
-        Progress.WriteLine($"Publishing src/OrderEvents ({options.Configuration}) to {output}");
+        Progress.WriteLine($"Publishing src/{project} ({options.Configuration}) to {output}");
         var clock = Stopwatch.StartNew();
-        using var publish = Process.Start(new ProcessStartInfo(_dotnet)
+        var start = new ProcessStartInfo(_dotnet)
         {
-            // For this machine's runtime, as the Dockerfile does: ReadyToRun (see OrderEvents.csproj).
-            ArgumentList = { "publish", Path.Combine(repoRoot, "src", "OrderEvents", "OrderEvents.csproj"), "-c", options.Configuration,
-                "-r", "linux-x64", "--self-contained", "false", "-o", output, "--nologo", "-v", "q" },
+            ArgumentList = { "publish", Path.Combine(repoRoot, "src", project, project + ".csproj"), "-c", options.Configuration,
+                "-o", output, "--nologo", "-v", "q" },
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
-        })!;
+        };
+        foreach (var argument in runtime) start.ArgumentList.Add(argument);
+        using var publish = Process.Start(start)!;
         var stdout = publish.StandardOutput.ReadToEndAsync();
         var stderr = publish.StandardError.ReadToEndAsync();
         publish.WaitForExit();
@@ -280,16 +301,16 @@ public sealed class BenchRun(BenchOptions options, string repoRoot) : IDisposabl
     {
         var file = Path.Combine(_runDirectory, "bootstrap.txt");
         var environment = ServiceEnvironment();
-        environment["KAFKA_BROKERS"] = null; // the command runs the embedded broker only when no broker is configured
-        environment["EmbeddedInfrastructure__Allow"] = "true"; // deliberately, outside Development too
-        var broker = Own(ChildProcess.Start(_dotnet, [_serviceDll, "kafka-broker", "--bootstrap-file", file],
-            Path.GetDirectoryName(_serviceDll)!, environment, Path.Combine(_runDirectory, "kafka-broker.log")));
+        environment["KAFKA_BROKERS"] = null;
+        var devHost = PublishDevHost();
+        var broker = Own(ChildProcess.Start(_dotnet, [devHost, "kafka-broker", "--bootstrap-file", file],
+            Path.GetDirectoryName(devHost)!, environment, Path.Combine(_runDirectory, "kafka-broker.log")));
         var clock = Stopwatch.StartNew();
         while (clock.Elapsed < TimeSpan.FromSeconds(60))
         {
             if (File.Exists(file) && (await File.ReadAllTextAsync(file)).Trim() is { Length: > 0 } bootstrap)
             {
-                Progress.WriteLine($"Standalone broker (the service's kafka-broker command) at {bootstrap}");
+                Progress.WriteLine($"Standalone broker (the development host's kafka-broker command) at {bootstrap}");
                 return bootstrap;
             }
 
@@ -308,6 +329,9 @@ public sealed class BenchRun(BenchOptions options, string repoRoot) : IDisposabl
         environment["KAFKA_BROKERS"] = _bootstrap;
         foreach (var (key, value) in options.ServiceEnv) environment[key] = value;
         if (options.ServiceEnvironment != "Development") await ApplySchemaAsync(environment);
+        if (options.Profile)
+            foreach (var (key, value) in ProfilingEnvironment)
+                environment[key] = options.ServiceEnv.LastOrDefault(e => e.Key == key).Value ?? value;
         var process = ChildProcess.Start(_dotnet, [_serviceDll, .. options.ServiceArgs], Path.GetDirectoryName(_serviceDll)!, environment,
             Path.Combine(_runDirectory, "service.log"));
         return new TargetProcess("service", ServiceDatabase, NotificationStore.Service, process, new Uri($"http://127.0.0.1:{port}"));
@@ -348,10 +372,22 @@ public sealed class BenchRun(BenchOptions options, string repoRoot) : IDisposabl
             ["BASELINE_TOPIC"] = "baseline-order-events",
             ["BASELINE_GROUP"] = "baseline-notifications",
         };
+        if (options.Profile) foreach (var (key, value) in ProfilingEnvironment) environment[key] = value;
         var process = ChildProcess.Start(_dotnet, [self, "baseline-server"], Path.GetDirectoryName(self)!, environment,
             Path.Combine(_runDirectory, "baseline.log"));
         return new TargetProcess("baseline", BaselineDatabase, NotificationStore.Baseline, process, new Uri($"http://127.0.0.1:{port}"));
     }
+
+    /// <summary>
+    /// --profile: perf names JIT-compiled methods through /tmp/perf-PID.map, and only for anonymous executable memory:
+    /// with W^X (the default) the runtime maps its code through a memfd ("doublemapper"), which perf takes for a file and
+    /// leaves unnamed, so W^X is off for a profiled target (both targets alike).
+    /// </summary>
+    private static readonly Dictionary<string, string> ProfilingEnvironment = new()
+    {
+        ["DOTNET_PerfMapEnabled"] = "1",
+        ["DOTNET_EnableWriteXorExecute"] = "0",
+    };
 
     private T Own<T>(T disposable) where T : IDisposable
     {
@@ -370,6 +406,16 @@ public sealed class BenchRun(BenchOptions options, string repoRoot) : IDisposabl
         {
             if (_disposed) return;
             _disposed = true;
+            try
+            {
+                // A perf record still attached (Ctrl+C during a profiled burst) stops with the run.
+                _profiler?.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(15));
+            }
+            catch (Exception e)
+            {
+                Console.Error.WriteLine($"Cleanup: {e.Message}");
+            }
+
             for (var i = _owned.Count - 1; i >= 0; i--)
             {
                 try

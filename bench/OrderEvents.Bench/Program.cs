@@ -4,6 +4,8 @@ using OrderEvents.Bench.Baseline;
 
 // `baseline-server`: the bare baseline, started as a child process by the benchmark itself.
 if (args.FirstOrDefault() == "baseline-server") return await BareServer.RunAsync(args[1..]);
+// `classify-profile DIR`: a saved --profile classified again with the current stage rules (Profiling/CostRules.cs).
+if (args.FirstOrDefault() == "classify-profile") return await OrderEvents.Bench.Profiling.ClassifyCommand.RunAsync(args[1..]);
 
 BenchOptions options;
 try

@@ -88,6 +88,7 @@ public static class Report
                       "HdrHistogram. Event lag = notification created_at − the event's order timestamp, from the database after the drain. " +
                       "CPU = utime+stime from /proc over traffic + drain (PostgreSQL: postmaster, its live and exited backends). " +
                       "Commits = pg_stat_database.xact_commit of the target's database over traffic + drain.");
+        md.Append(Profiling.CostReport.Markdown(options, results));
         return md.ToString();
     }
 

@@ -39,6 +39,8 @@ public sealed class TargetResult(string name)
     public string? Failure { get; set; }
     public double IdleServiceCpuPercent { get; set; } = double.NaN;
     public double IdlePostgresCpuPercent { get; set; } = double.NaN;
+    /// <summary>--profile: the burst's cost per order by stage, allocations, PostgreSQL and memory.</summary>
+    public Profiling.CostProfile? Profile { get; set; }
 
     /// <summary>The slowest request of any measured phase (ms).</summary>
     public double SlowestRequestMs => new[] { Cold, CreateOnly, Mixed, Burst }.Where(p => p is not null)

@@ -15,8 +15,8 @@ public sealed class ShortDatabaseRetryAppFixture : AppFixture
 {
     protected override void Configure(IWebHostBuilder builder)
     {
-        builder.UseSetting("Messaging:DatabaseRetry:DelaysMs", "50,50,50");
-        builder.UseSetting("Messaging:DatabaseRetry:PauseSeconds", "1");
+        for (var i = 0; i < 3; i++) builder.UseSetting($"Messaging:DatabaseRetry:Delays:{i}", "00:00:00.050");
+        builder.UseSetting("Messaging:DatabaseRetry:Pause", "00:00:01");
     }
 }
 

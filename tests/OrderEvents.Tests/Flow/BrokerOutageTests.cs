@@ -1,8 +1,8 @@
 using Confluent.Kafka;
 using Microsoft.Extensions.Hosting.Internal;
 using Microsoft.Extensions.Logging.Abstractions;
-using OrderEvents.Features.Flow;
-using OrderEvents.Infrastructure.Embedded;
+using OrderEvents.DevHost.Flow;
+using OrderEvents.DevHost.Embedded;
 using OrderEvents.Infrastructure.Kafka;
 
 namespace OrderEvents.Tests.Flow;

@@ -9,11 +9,11 @@ using static OrderEvents.Tests.Orders.OrderScenarios;
 namespace OrderEvents.Tests.Flow;
 
 /// <summary>
-/// The flow page's helper endpoints on the test host (Development, so the page is on). This host reaches its broker
-/// through KAFKA_BROKERS, as an app on a real Kafka does, so the fault buttons must refuse here.
+/// The flow page's helper endpoints on the development host. This host reaches its broker through KAFKA_BROKERS, as an
+/// app on a real Kafka does, so the fault buttons must refuse here.
 /// </summary>
-[Collection(AppCollection.Name)]
-public sealed class FlowEndpointsTests(AppFixture fixture) : IntegrationContext(fixture)
+[Collection(DevHostCollection.Name)]
+public sealed class FlowEndpointsTests(DevHostAppFixture fixture) : IntegrationContext(fixture)
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
 

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
-using OrderEvents.Infrastructure.Embedded;
+using OrderEvents.DevHost.Embedded;
 using OrderEvents.Infrastructure.Postgres;
 using OrderEvents.Tests.Support;
 using static OrderEvents.Tests.Orders.OrderScenarios;

@@ -9,7 +9,10 @@ using OrderEvents.Tests.Support;
 
 namespace OrderEvents.Tests.Hardening;
 
-/// <summary>Outside Development nothing embedded starts by accident, schemas are not changed at start-up, and Kafka tuning is checked.</summary>
+/// <summary>
+/// The service runs only on a PostgreSQL and a broker it is given, in every environment; outside Development schemas are
+/// not changed at start-up; Kafka tuning is checked.
+/// </summary>
 public sealed class ProductionDefaultsTests
 {
     private const string ProductionKey = "a-production-signing-key-of-at-least-32-bytes!";
@@ -24,16 +27,18 @@ public sealed class ProductionDefaultsTests
         });
     }
 
-    [Fact]
-    public async Task production_without_a_database_or_broker_refuses_to_start_and_names_the_settings()
+    [Theory]
+    [InlineData("Production")]
+    [InlineData("Development")]
+    public async Task without_a_database_or_broker_the_service_refuses_to_start_in_any_environment_and_names_the_settings(string environment)
     {
         // The command line refuses before anything is built (PublishedCliTests); a host started otherwise, as here,
-        // refuses when it starts, before anything embedded runs.
-        var failure = await Should.ThrowAsync<Exception>(() => Start("Production", ("Jwt:SigningKey", ProductionKey)));
+        // refuses when it starts, before anything connects.
+        var failure = await Should.ThrowAsync<Exception>(() => Start(environment, ("Jwt:SigningKey", ProductionKey)));
         var message = failure.ToString();
         message.ShouldContain("ConnectionStrings__Postgres");
         message.ShouldContain("KAFKA_BROKERS");
-        message.ShouldContain("EmbeddedInfrastructure__Allow");
+        message.ShouldContain("dotnet run --project src/OrderEvents.DevHost");
     }
 
     [Fact]
@@ -67,8 +72,21 @@ public sealed class ProductionDefaultsTests
     {
         var database = await TestPostgres.CreateDatabaseAsync();
         var failure = await Should.ThrowAsync<OptionsValidationException>(() => Start("Development",
-            ("ConnectionStrings:Postgres", database), ("KAFKA_ENABLED", "false"), (key, value)));
+            ("Jwt:SigningKey", ProductionKey), ("ConnectionStrings:Postgres", database), ("KAFKA_ENABLED", "false"), (key, value)));
         failure.Message.ShouldContain(named);
+    }
+
+    [Theory]
+    [InlineData("00:00:00", "Messaging:DatabaseRetry:Delays must be positive durations")]
+    [InlineData("-00:00:01", "Messaging:DatabaseRetry:Delays must be positive durations")]
+    [InlineData("soon", "Messaging:DatabaseRetry:Delays:1")]
+    public async Task a_bad_database_retry_delay_stops_start_up_naming_the_setting(string delay, string expected)
+    {
+        var database = await TestPostgres.CreateDatabaseAsync();
+        var failure = await Should.ThrowAsync<Exception>(() => Start("Development", ("Jwt:SigningKey", ProductionKey),
+            ("ConnectionStrings:Postgres", database), ("KAFKA_ENABLED", "false"),
+            ("Messaging:DatabaseRetry:Delays:0", "00:00:00.050"), ("Messaging:DatabaseRetry:Delays:1", delay)));
+        failure.ToString().ShouldContain(expected);
     }
 
     [Fact]

@@ -22,7 +22,7 @@ public sealed class SecretsTests(AppFixture fixture) : IntegrationContext(fixtur
             ["POSTGRES_PASSWORD"] = otherPassword,
             ["KAFKA_ENABLED"] = "false",
             ["COLUMNS"] = "400", // one line per value: a wrapped secret could hide from a plain search
-        });
+        }, assembly: BuiltApp.AssemblyPath);
         var exitCode = await describe.WaitForExitAsync(TimeSpan.FromSeconds(120));
         var output = describe.Output;
 

@@ -1,13 +1,13 @@
 using System.Text.Json;
 using Alba;
-using OrderEvents.Infrastructure.Http;
+using OrderEvents.DevHost.ApiReference;
 using OrderEvents.Tests.Support;
 
 namespace OrderEvents.Tests.Infrastructure;
 
 /// <summary>The OpenAPI document describes every endpoint (Wolverine.Http ones included), its bodies and the bearer scheme.</summary>
-[Collection(AppCollection.Name)]
-public sealed class ApiDocumentationTests(AppFixture fixture)
+[Collection(DevHostCollection.Name)]
+public sealed class ApiDocumentationTests(DevHostAppFixture fixture)
 {
     private async Task<JsonElement> Document()
     {

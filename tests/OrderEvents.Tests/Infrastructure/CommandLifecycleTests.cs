@@ -1,10 +1,11 @@
+using OrderEvents.DevHost.Embedded;
 using OrderEvents.Tests.Support;
 
 namespace OrderEvents.Tests.Infrastructure;
 
 /// <summary>
-/// With nothing configured (Development, the embedded PostgreSQL and broker), each command starts only what it uses
-/// and stops what it started, whichever way it ends. The harness also fails any test whose app process ends with its
+/// With nothing configured (the development host's embedded PostgreSQL and broker), each command starts only what it
+/// uses and stops what it started, whichever way it ends; beside a running development host it uses that host's. The harness also fails any test whose app process ends with its
 /// embedded server still running (<see cref="AppProcess.DisposeAsync"/>).
 /// </summary>
 public sealed class CommandLifecycleTests
@@ -70,5 +71,32 @@ public sealed class CommandLifecycleTests
         app.EmbeddedServerRunning.ShouldBeFalse($"SIG{signal} left PostgreSQL running");
         // The server goes after the app's graceful shutdown (Wolverine releases its node and envelopes), not under it.
         app.Lines.ShouldNotContain(line => line.StartsWith("fail:") || line.StartsWith("crit:"), app.Output);
+    }
+
+    [Fact]
+    public async Task a_command_beside_a_running_development_host_uses_its_broker_and_never_stops_its_postgresql()
+    {
+        await using var host = await AppProcess.ServeAsync(name: "dev host");
+        host.EmbeddedServerRunning.ShouldBeTrue();
+        File.Exists(RunningDevHost.FileFor(host.EmbeddedDataDirectory)).ShouldBeTrue("the serving host announces itself");
+        var beside = new Dictionary<string, string?> { ["EmbeddedPostgres__DataDirectory"] = host.EmbeddedDataDirectory };
+
+        // No KAFKA_BROKERS, no --brokers: the running host's broker (without it, "No broker to read" and exit code 1).
+        await using (var list = AppProcess.Start(["dlq-list"], beside, "dlq-list beside the host"))
+        {
+            (await list.WaitForExitAsync(Deadline)).ShouldBe(0, list.Output);
+            list.Output.ShouldContain("0 dead letter(s)");
+        }
+
+        await using (var apply = AppProcess.Start(["db-apply"], beside, "db-apply beside the host"))
+        {
+            (await apply.WaitForExitAsync(Deadline)).ShouldBe(0, apply.Output);
+            apply.Output.ShouldContain("another app instance uses it, it stays running");
+        }
+
+        host.EmbeddedServerRunning.ShouldBeTrue("a command beside the development host stopped its PostgreSQL");
+        (await host.Client.GetAsync("/api/products")).IsSuccessStatusCode.ShouldBeTrue();
+        (await host.StopAsync()).ShouldBe(0, host.Output);
+        File.Exists(RunningDevHost.FileFor(host.EmbeddedDataDirectory)).ShouldBeFalse("the host withdraws its file when it stops");
     }
 }

@@ -1,4 +1,4 @@
-using OrderEvents.Infrastructure.Embedded;
+using OrderEvents.DevHost.Embedded;
 using OrderEvents.Tests.Support;
 
 namespace OrderEvents.Tests.Infrastructure;

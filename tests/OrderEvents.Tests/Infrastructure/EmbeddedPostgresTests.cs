@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
-using OrderEvents.Infrastructure.Embedded;
+using OrderEvents.DevHost.Embedded;
 using OrderEvents.Tests.Support;
 
 namespace OrderEvents.Tests.Infrastructure;
@@ -74,6 +74,23 @@ public sealed class EmbeddedPostgresTests : IDisposable
         }
 
         (await new NpgsqlCommand("select 1", firstAppsConnection).ExecuteScalarAsync()).ShouldBe(1);
+    }
+
+    [Fact]
+    public async Task a_server_adopted_beside_a_running_development_host_is_left_running_even_with_no_client_connected()
+    {
+        using var hosts = EmbeddedPostgres.StartPersistent(_dataDirectory, NullLogger.Instance);
+        NpgsqlConnection.ClearAllPools(); // not one client connected: only the flag keeps the server up
+
+        var beside = EmbeddedPostgres.Planned(_dataDirectory, stopWhenAdopted: false);
+        beside.EnsureStarted();
+        beside.Port.ShouldBe(hosts.Port);
+        (await Sql.ScalarAsync(beside.ConnectionString, "select 1")).ShouldBe(1);
+        NpgsqlConnection.ClearAllPools();
+        beside.Dispose();
+
+        File.Exists(Path.Combine(_dataDirectory, "postmaster.pid")).ShouldBeTrue("the command stopped a server it did not start");
+        (await Sql.ScalarAsync(hosts.ConnectionString, "select 1")).ShouldBe(1);
     }
 
     public void Dispose()

@@ -1,12 +1,14 @@
-using OrderEvents.Infrastructure.Embedded;
+using System.Diagnostics;
+using OrderEvents.DevHost.Embedded;
 using OrderEvents.Tests.Support;
 
 namespace OrderEvents.Tests.Infrastructure;
 
 /// <summary>
-/// The published build (`dotnet publish -c Release`), run as users run it: `dotnet OrderEvents.dll ...` with no
+/// The published service (`dotnet publish -c Release`), run as users run it: `dotnet OrderEvents.dll ...` with no
 /// environment at all (so the Production environment), from a folder of its own. The commands that need no
-/// infrastructure work and start none; serving without any is refused in one line and a non-zero exit code.
+/// infrastructure work and start none; serving without its PostgreSQL and broker is refused in one line, naming the
+/// settings and the development host, with a non-zero exit code.
 /// </summary>
 public sealed class PublishedCliTests : IDisposable
 {
@@ -26,7 +28,7 @@ public sealed class PublishedCliTests : IDisposable
         AppProcess.Start(arguments, NoEnvironment, arguments.FirstOrDefault() ?? "app", assembly: await PublishedApp.AssemblyPathAsync(), workingDirectory: _workingDirectory);
 
     [Theory]
-    [InlineData("help", "kafka-broker")]
+    [InlineData("help", "dlq-redrive")]
     [InlineData("describe", "Wolverine")]
     [InlineData("codegen preview", "POST_api_orders")]
     public async Task a_command_that_only_reads_the_configuration_works_and_starts_nothing(string command, string expected)
@@ -34,14 +36,16 @@ public sealed class PublishedCliTests : IDisposable
         await using var app = await Run(command.Split(' '));
         (await app.WaitForExitAsync(TimeSpan.FromSeconds(120))).ShouldBe(0, app.Output);
         app.Output.ShouldContain(expected);
+        // The development host's own command is not the service's.
+        if (command == "help") app.Output.ShouldNotContain("kafka-broker");
         ShouldBeClean(app);
         app.ListeningPortsSeen.ShouldBeEmpty();
     }
 
     [Fact]
-    public async Task kafka_broker_and_dlq_list_with_brokers_work()
+    public async Task dlq_list_with_brokers_works_against_the_development_hosts_standalone_broker()
     {
-        await using var broker = await StandaloneBroker.StartAsync(settings: NoEnvironment, assembly: await PublishedApp.AssemblyPathAsync());
+        await using var broker = await StandaloneBroker.StartAsync(settings: NoEnvironment);
         await using (var list = await Run("dlq-list", "--brokers", broker.BootstrapServers))
         {
             (await list.WaitForExitAsync(TimeSpan.FromSeconds(90))).ShouldBe(0, list.Output);
@@ -50,21 +54,35 @@ public sealed class PublishedCliTests : IDisposable
         }
 
         (await broker.Process.StopAsync()).ShouldBe(0, broker.Process.Output);
-        ShouldBeClean(broker.Process);
+    }
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData("Development")]
+    public async Task serving_without_a_database_or_broker_is_refused_in_one_line_within_seconds_in_any_environment(string? environment)
+    {
+        var clock = Stopwatch.StartNew();
+        await using var app = AppProcess.Start([], new Dictionary<string, string?>(NoEnvironment) { ["ASPNETCORE_ENVIRONMENT"] = environment },
+            "app", assembly: await PublishedApp.AssemblyPathAsync(), workingDirectory: _workingDirectory);
+        (await app.WaitForExitAsync(TimeSpan.FromSeconds(90))).ShouldNotBe(0, app.Output);
+        clock.Elapsed.ShouldBeLessThan(TimeSpan.FromSeconds(20), "the refusal took longer than a start-up");
+        var refusal = app.Errors.ShouldHaveSingleItem(app.Output);
+        refusal.ShouldStartWith("Not set: ConnectionStrings__Postgres");
+        refusal.ShouldContain("KAFKA_BROKERS");
+        refusal.ShouldContain("dotnet run --project src/OrderEvents.DevHost");
+        ShouldBeClean(app);
+        app.ListeningPortsSeen.ShouldBeEmpty("nothing may listen: neither Kestrel nor a broker");
     }
 
     [Fact]
-    public async Task serving_without_a_database_or_broker_is_refused_in_one_line_with_a_non_zero_exit_code()
+    public async Task a_database_command_without_a_database_is_refused_naming_only_the_database()
     {
-        await using var app = await Run();
+        await using var app = await Run("db-apply");
         (await app.WaitForExitAsync(TimeSpan.FromSeconds(90))).ShouldNotBe(0, app.Output);
         var refusal = app.Errors.ShouldHaveSingleItem(app.Output);
-        refusal.ShouldStartWith("The Production environment would start embedded development infrastructure");
         refusal.ShouldContain("ConnectionStrings__Postgres");
-        refusal.ShouldContain("KAFKA_BROKERS");
-        refusal.ShouldContain("EmbeddedInfrastructure__Allow=true");
+        refusal.ShouldNotContain("KAFKA_BROKERS");
         ShouldBeClean(app);
-        app.ListeningPortsSeen.ShouldBeEmpty("nothing may listen: neither Kestrel nor a broker");
     }
 
     /// <summary>No crash text, and no embedded PostgreSQL: its default data folder for this working directory never appeared.</summary>

@@ -8,7 +8,7 @@ using OrderEvents.Infrastructure.Kafka;
 
 namespace OrderEvents.Tests.Operations;
 
-/// <summary>The README's configuration table is checked against the settings classes, so it cannot drift.</summary>
+/// <summary>The configuration table (docs/configuration.md) is checked against the settings classes, so it cannot drift.</summary>
 public sealed class ConfigurationDocsTests
 {
     private static readonly string Root = FindRepositoryRoot();
@@ -26,21 +26,21 @@ public sealed class ConfigurationDocsTests
 
     [Theory]
     [MemberData(nameof(SettingsClasses))]
-    public void every_setting_is_in_the_readme_configuration_table(Type settings, string? section)
+    public void every_setting_is_in_the_configuration_table(Type settings, string? section)
     {
         var table = ConfigurationTable();
         foreach (var property in Settable(settings))
         {
             var name = EnvironmentName(property, section);
-            table.ShouldContain(row => row.Contains($"`{name}`"), $"the README's configuration table has no row for {name}");
+            table.ShouldContain(row => row.Contains($"`{name}`"), $"docs/configuration.md has no row for {name}");
         }
     }
 
     [Fact]
-    public void every_kafka_client_setting_is_in_the_readme_with_its_defaults()
+    public void every_kafka_client_setting_is_in_the_configuration_table_with_its_defaults()
     {
         var row = ConfigurationTable().SingleOrDefault(line => line.Contains("`Kafka__FetchWaitMaxMs`"));
-        row.ShouldNotBeNull("the README has no row for the Kafka client settings");
+        row.ShouldNotBeNull("docs/configuration.md has no row for the Kafka client settings");
 
         var defaults = new KafkaSettings();
         var production = Section("appsettings.json");
@@ -51,7 +51,7 @@ public sealed class ConfigurationDocsTests
         foreach (var property in tuning)
         {
             cells[1].ShouldContain($"`Kafka__{property.Name}`");
-            // appsettings.json repeats the class defaults; the README lists both environments' values in property order.
+            // appsettings.json repeats the class defaults; the table lists both environments' values in property order.
             production[property.Name].GetInt32().ShouldBe((int)property.GetValue(defaults)!, $"appsettings.json Kafka:{property.Name}");
         }
 
@@ -62,21 +62,20 @@ public sealed class ConfigurationDocsTests
     private static IEnumerable<PropertyInfo> Settable(Type settings) =>
         settings.GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.CanWrite);
 
-    /// <summary>The environment variable for a property: its [ConfigurationKeyName], else section:property, ':' as "__".</summary>
+    /// <summary>The environment variable for a property: section:key (key: its [ConfigurationKeyName], else its name), ':' as "__".</summary>
     private static string EnvironmentName(PropertyInfo property, string? section)
     {
-        var key = property.GetCustomAttribute<ConfigurationKeyNameAttribute>()?.Name
-                  ?? (section is null ? property.Name : $"{section}:{property.Name}");
-        return key.Replace(":", "__");
+        var key = property.GetCustomAttribute<ConfigurationKeyNameAttribute>()?.Name ?? property.Name;
+        return (section is null ? key : $"{section}:{key}").Replace(":", "__");
     }
 
     private static List<string> ConfigurationTable()
     {
-        var readme = File.ReadAllText(Path.Combine(Root, "README.md"));
-        var start = readme.IndexOf("\n## Configuration", StringComparison.Ordinal);
-        start.ShouldBeGreaterThan(0, "the README has no Configuration section");
-        var end = readme.IndexOf("\n## ", start + 1, StringComparison.Ordinal);
-        return readme[start..end].Split('\n').Where(line => line.StartsWith('|')).ToList();
+        var page = File.ReadAllText(Path.Combine(Root, "docs", "configuration.md"));
+        var start = page.IndexOf("\n## Settings", StringComparison.Ordinal);
+        start.ShouldBeGreaterThan(0, "docs/configuration.md has no Settings section");
+        var end = page.IndexOf("\n## ", start + 1, StringComparison.Ordinal);
+        return page[start..end].Split('\n').Where(line => line.StartsWith('|')).ToList();
     }
 
     private static Dictionary<string, JsonElement> Section(string file)

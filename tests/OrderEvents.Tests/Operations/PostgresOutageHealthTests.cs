@@ -3,7 +3,7 @@ using Alba;
 using JasperFx.CommandLine;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Logging.Abstractions;
-using OrderEvents.Infrastructure.Embedded;
+using OrderEvents.DevHost.Embedded;
 using OrderEvents.Tests.Support;
 using Wolverine;
 
@@ -26,6 +26,7 @@ public sealed class PostgresOutageHealthTests : IAsyncLifetime
         {
             builder.UseSetting("ConnectionStrings:Postgres", _postgres.ConnectionString);
             builder.UseSetting("KAFKA_ENABLED", "false");
+            builder.UseSetting("Jwt:SigningKey", "health-test-signing-key-of-at-least-32-bytes");
             builder.UseSetting("Auth:AdminEmails", AppFixture.AdminEmail);
             builder.ConfigureServices(services => services.RunWolverineInSoloMode());
         });

@@ -6,15 +6,16 @@ using Marten;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using OrderEvents.Features.Auth;
-using OrderEvents.Infrastructure.Embedded;
+using OrderEvents.DevHost;
+using OrderEvents.DevHost.Embedded;
 using OrderEvents.Infrastructure.Kafka;
 using Wolverine;
 
 namespace OrderEvents.Tests.Support;
 
 /// <summary>
-/// The real app (Program) in an Alba host, on its own PostgreSQL database and its own Kafka-protocol broker
-/// (the embedded one, or KAFKA_BROKERS with a private consumer group), shared by one test collection.
+/// The real service (Program) in an Alba host, on its own PostgreSQL database and its own Kafka-protocol broker
+/// (the development host's embedded one, or KAFKA_BROKERS with a private consumer group), shared by one test collection.
 /// </summary>
 public class AppFixture : IAsyncLifetime
 {
@@ -76,7 +77,7 @@ public class AppFixture : IAsyncLifetime
             await BeforeHostStartsAsync();
         }
 
-        _host = await AlbaHost.For<Program>(builder =>
+        _host = await StartHostAsync(builder =>
         {
             builder.UseSetting("ConnectionStrings:Postgres", ConnectionString + ";Password=" + DatabasePassword);
             builder.UseSetting("Jwt:SigningKey", SigningKey);
@@ -86,6 +87,7 @@ public class AppFixture : IAsyncLifetime
             builder.UseSetting("KAFKA_GROUP_ID", ConsumerGroup);
             builder.UseSetting("Auth:AdminEmails", AdminEmail);
             builder.UseSetting("Catalog:SeedDemoProducts", "true");
+            builder.UseSetting("Notifications:MigrateOnStartup", "true");
             // Generous: every test registers and logs in; RateLimitTests runs its own host with tight limits.
             builder.UseSetting("RateLimits:Auth:PermitsPerAddress", "100000");
             builder.UseSetting("RateLimits:Auth:PermitsPerEmail", "100000");
@@ -98,6 +100,9 @@ public class AppFixture : IAsyncLifetime
             Configure(builder);
         });
     }
+
+    /// <summary>The service itself; a derived fixture may host the development host around it.</summary>
+    protected virtual Task<IAlbaHost> StartHostAsync(Action<IWebHostBuilder> configure) => AlbaHost.For<Program>(configure);
 
     /// <summary>Runs after the broker exists and before the app (and its Kafka listener) starts.</summary>
     protected virtual Task BeforeHostStartsAsync() => Task.CompletedTask;
@@ -120,6 +125,22 @@ public class AppFixture : IAsyncLifetime
 public sealed class KafkaDisabledAppFixture : AppFixture
 {
     protected override bool KafkaEnabled => false;
+}
+
+/// <summary>
+/// The development host (the service plus the flow page) on the same kind of database and broker. The broker is the
+/// fixture's own, reached through KAFKA_BROKERS, so the host's fault switches must refuse: they never break a broker
+/// the host does not run.
+/// </summary>
+public sealed class DevHostAppFixture : AppFixture
+{
+    protected override Task<IAlbaHost> StartHostAsync(Action<IWebHostBuilder> configure) => AlbaHost.For<DevHostProgram>(configure);
+}
+
+[CollectionDefinition(Name)]
+public sealed class DevHostCollection : ICollectionFixture<DevHostAppFixture>
+{
+    public const string Name = "dev-host";
 }
 
 [CollectionDefinition(Name)]

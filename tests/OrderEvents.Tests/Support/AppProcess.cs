@@ -5,16 +5,18 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Net.Sockets;
 using System.Text;
-using Microsoft.Extensions.Logging.Abstractions;
 using OrderEvents.Features.Auth;
-using OrderEvents.Infrastructure.Embedded;
+using OrderEvents.DevHost.Embedded;
 using Xunit.Abstractions;
 
 namespace OrderEvents.Tests.Support;
 
 /// <summary>
 /// The app as a child process, the way `dotnet run`, a container or an operator runs it: serving on a loopback port, a
-/// CLI command, or the standalone broker (`kafka-broker`). Every test that launches the app goes through here:
+/// CLI command, or the standalone broker (`kafka-broker`). The development host (OrderEvents.DevHost.dll, what
+/// `dotnet run --project src/OrderEvents.DevHost` runs) unless the test names the service's assembly
+/// (<see cref="BuiltApp.AssemblyPath"/>, with <see cref="ServiceSettings"/>). Every test that launches the app goes
+/// through here:
 /// <list type="bullet">
 /// <item>one environment policy (<see cref="Environment"/>): nothing of the test run's own settings leaks in;</item>
 /// <item>every line of stdout and stderr is kept (<see cref="Output"/>, <see cref="Errors"/>);</item>
@@ -97,12 +99,23 @@ public sealed class AppProcess : IAsyncDisposable
         || name.StartsWith("OTEL_", StringComparison.OrdinalIgnoreCase)
         || name is "DOTNET_ENVIRONMENT" or "DOTNET_CONTENTROOT" or "DOTNET_URLS" or "TEST_POSTGRES";
 
+    /// <summary>
+    /// What the service needs besides its PostgreSQL and broker, and the development host would supply: a signing key,
+    /// the demo catalog, the notification store's migrations. Added to <paramref name="settings"/>.
+    /// </summary>
+    public static Dictionary<string, string?> ServiceSettings(IReadOnlyDictionary<string, string?> settings) => new(settings)
+    {
+        ["Jwt__SigningKey"] = "crash-test-signing-key-of-at-least-32-bytes",
+        ["Catalog__SeedDemoProducts"] = "true",
+        ["Notifications__MigrateOnStartup"] = "true",
+    };
+
     /// <summary>Starts the app with these arguments (none: a plain run) and returns at once.</summary>
     public static AppProcess Start(
         IEnumerable<string> arguments, IReadOnlyDictionary<string, string?>? settings = null, string name = "app",
         ITestOutputHelper? output = null, string? assembly = null, string? workingDirectory = null)
     {
-        assembly ??= BuiltApp.AssemblyPath;
+        assembly ??= BuiltApp.DevHostPath;
         var dataDirectory = Path.Combine(Path.GetTempPath(), "orderevents-app-" + Guid.NewGuid().ToString("N")[..10], "postgres");
         var start = new ProcessStartInfo("dotnet")
         {
@@ -135,14 +148,14 @@ public sealed class AppProcess : IAsyncDisposable
     /// </summary>
     public static async Task<AppProcess> ServeAsync(
         IReadOnlyDictionary<string, string?>? settings = null, string name = "app", ITestOutputHelper? output = null, TimeSpan? timeout = null,
-        string? workingDirectory = null)
+        string? workingDirectory = null, string? assembly = null)
     {
         var port = FreePort();
         var withAddress = new Dictionary<string, string?>(settings ?? new Dictionary<string, string?>())
         {
             ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}",
         };
-        var app = Start([], withAddress, name, output, workingDirectory: workingDirectory);
+        var app = Start([], withAddress, name, output, assembly, workingDirectory);
         app.BaseAddress = $"http://127.0.0.1:{port}";
         app.Client = new HttpClient { BaseAddress = new Uri(app.BaseAddress), Timeout = TimeSpan.FromSeconds(30) };
         try
@@ -347,7 +360,7 @@ public sealed class AppProcess : IAsyncDisposable
         _process.Dispose();
         Client?.Dispose();
         var leftRunning = EmbeddedServerRunning;
-        if (leftRunning) EmbeddedPostgres.Planned(EmbeddedDataDirectory, NullLogger.Instance).Stop();
+        if (leftRunning) EmbeddedPostgres.Planned(EmbeddedDataDirectory).Stop();
         RemoveFolder(Path.GetDirectoryName(EmbeddedDataDirectory)!);
         if (leftRunning && !_killed)
             throw new InvalidOperationException($"{Name} ended and left its embedded PostgreSQL running on {EmbeddedDataDirectory}:\n{Output}");
@@ -375,7 +388,7 @@ public sealed class AppProcess : IAsyncDisposable
                 app._process.WaitForExit();
             }
 
-            if (app.EmbeddedServerRunning) EmbeddedPostgres.Planned(app.EmbeddedDataDirectory, NullLogger.Instance).Stop();
+            if (app.EmbeddedServerRunning) EmbeddedPostgres.Planned(app.EmbeddedDataDirectory).Stop();
             RemoveFolder(Path.GetDirectoryName(app.EmbeddedDataDirectory)!);
         }
 
@@ -406,7 +419,7 @@ public sealed class AppProcess : IAsyncDisposable
     }
 }
 
-/// <summary>`OrderEvents kafka-broker` as a child process: a broker that outlives the app instances using it.</summary>
+/// <summary>`OrderEvents.DevHost kafka-broker` as a child process: a broker that outlives the app instances using it.</summary>
 public sealed class StandaloneBroker : IAsyncDisposable
 {
     public const string Announcement = "Embedded Kafka broker listening at ";
@@ -443,19 +456,21 @@ public sealed class StandaloneBroker : IAsyncDisposable
 public static class BuiltApp
 {
     /// <summary>
-    /// The app as built in src/OrderEvents/bin: run from the test folder, its CLI would scan the test framework's
+    /// The service as built in src/OrderEvents/bin: run from the test folder, its CLI would scan the test framework's
     /// assemblies for commands.
     /// </summary>
-    public static string AssemblyPath
+    public static string AssemblyPath => Built("OrderEvents");
+
+    /// <summary>The development host as built in src/OrderEvents.DevHost/bin.</summary>
+    public static string DevHostPath => Built("OrderEvents.DevHost");
+
+    private static string Built(string project)
     {
-        get
-        {
-            var appOutput = AppContext.BaseDirectory.Replace(
-                Path.Combine("tests", "OrderEvents.Tests", "bin"), Path.Combine("src", "OrderEvents", "bin"), StringComparison.Ordinal);
-            var assembly = Path.Combine(appOutput, "OrderEvents.dll");
-            File.Exists(assembly).ShouldBeTrue($"Build the solution first: {assembly} is missing");
-            return assembly;
-        }
+        var output = AppContext.BaseDirectory.Replace(
+            Path.Combine("tests", "OrderEvents.Tests", "bin"), Path.Combine("src", project, "bin"), StringComparison.Ordinal);
+        var assembly = Path.Combine(output, project + ".dll");
+        File.Exists(assembly).ShouldBeTrue($"Build the solution first: {assembly} is missing");
+        return assembly;
     }
 
     /// <summary>The repository's root folder (the one holding OrderEvents.sln).</summary>

@@ -35,10 +35,12 @@ public sealed class SseClient : IAsyncDisposable
         return new SseClient(response, await response.Content.ReadAsStreamAsync());
     }
 
-    /// <summary>Comments seen so far (": heartbeat" arrives as "heartbeat").</summary>
+    /// <summary>The stream's own signals seen so far (`ready`, `heartbeat`, `connecting` events, and any comment).</summary>
     public List<string> Comments { get; } = [];
 
-    /// <summary>Waits for the stream's ": ready" comment: from then on every notification stored is delivered.</summary>
+    private static readonly string[] Signals = ["ready", "heartbeat", "connecting"];
+
+    /// <summary>Waits for the stream's `ready` event: from then on every notification stored is delivered.</summary>
     public async Task WaitUntilReadyAsync(TimeSpan timeout)
     {
         var deadline = DateTime.UtcNow + timeout;
@@ -50,7 +52,7 @@ public sealed class SseClient : IAsyncDisposable
         }
     }
 
-    /// <summary>The next event (comments are collected on the way), or a TimeoutException.</summary>
+    /// <summary>The next event (signals are collected on the way), or a TimeoutException.</summary>
     public async Task<SseEvent> NextEventAsync(TimeSpan timeout)
     {
         var deadline = DateTime.UtcNow + timeout;
@@ -62,7 +64,7 @@ public sealed class SseClient : IAsyncDisposable
         }
     }
 
-    /// <summary>Reads one block (up to a blank line): an event, or null for a block of comments.</summary>
+    /// <summary>Reads one block (up to a blank line): an event, or null for a signal or a block of comments.</summary>
     private async Task<SseEvent?> ReadBlockAsync(TimeSpan timeout)
     {
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(_closed.Token);
@@ -76,6 +78,12 @@ public sealed class SseClient : IAsyncDisposable
             try { line = await _reader.ReadLineAsync(cts.Token); }
             catch (OperationCanceledException) { throw new TimeoutException("Nothing arrived on the stream in time"); }
             if (line == null) throw new EndOfStreamException("The server closed the stream");
+            if (line.Length == 0 && type is not null && Signals.Contains(type))
+            {
+                Comments.Add(type);
+                return null;
+            }
+
             if (line.Length == 0) return sawData ? new SseEvent(id, type, data.ToString()) : null;
             if (line.StartsWith(':')) { Comments.Add(line[1..].Trim()); continue; }
             var colon = line.IndexOf(':');

@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
-using OrderEvents.Infrastructure.Embedded;
+using OrderEvents.DevHost.Embedded;
 using Testcontainers.PostgreSql;
 
 namespace OrderEvents.Tests.Support;

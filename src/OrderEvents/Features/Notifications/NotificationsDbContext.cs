@@ -6,8 +6,8 @@ namespace OrderEvents.Features.Notifications;
 
 /// <summary>
 /// The notification side's own store: an EF Core context on its own schema, with migrations in
-/// Features/Notifications/Migrations. It shares nothing with the order side but the database (it could move to
-/// its own service with its own database).
+/// Features/Notifications/Migrations. It shares the database with the order side, and one thing more: when an event
+/// arrives before its predecessors, NotifyUsersHandler reads them from the order log (Marten's event store).
 /// </summary>
 public sealed class NotificationsDbContext(DbContextOptions<NotificationsDbContext> options) : DbContext(options)
 {
@@ -64,7 +64,7 @@ public sealed class NotificationsDbContext(DbContextOptions<NotificationsDbConte
     }
 }
 
-/// <summary>For `dotnet ef` (migrations add/script/database update) without starting the app and its embedded servers.</summary>
+/// <summary>For `dotnet ef` (migrations add/script/database update) without starting the app.</summary>
 public sealed class NotificationsDbContextDesignTimeFactory : IDesignTimeDbContextFactory<NotificationsDbContext>
 {
     public NotificationsDbContext CreateDbContext(string[] args)

@@ -25,9 +25,9 @@ public static class NotificationsModule
                 .ConfigureWarnings(warnings => warnings.Log((CoreEventId.QueryIterationFailed, LogLevel.Debug))),
             NotificationsDbContext.WolverineSchema);
 
-        // Development applies migrations at start-up; elsewhere they are applied by the documented command
-        // (dotnet ef database update, or the idempotent script from dotnet ef migrations script --idempotent).
-        if (builder.Configuration.GetValue("Notifications:MigrateOnStartup", builder.Environment.IsDevelopment()))
+        // Migrations are applied at start-up only when asked (the development host and docker-compose do); else by the
+        // documented command (dotnet ef database update, or the idempotent script of dotnet ef migrations script).
+        if (builder.Configuration.GetValue("Notifications:MigrateOnStartup", false))
             builder.Services.AddHostedService<NotificationsMigrator>();
 
         // Notifications are stored a batch at a time (NotifyUsersHandler): the events that arrive within a few

@@ -8,7 +8,7 @@ public static class ProductsModule
     {
         // If-Match on PATCH /api/products/{id}: the ETag is the document's version.
         builder.Services.ConfigureMarten(options => options.Schema.For<Product>().UseOptimisticConcurrency(true));
-        if (builder.Configuration.GetValue("Catalog:SeedDemoProducts", builder.Environment.IsDevelopment()))
+        if (builder.Configuration.GetValue("Catalog:SeedDemoProducts", false))
             builder.Services.InitializeMartenWith<DemoCatalog>();
         return builder;
     }

@@ -17,9 +17,6 @@ public static class AuthSetup
     {
         var services = builder.Services;
         builder.AddSettings<JwtSettings>(JwtSettings.Section);
-        // Whether a key is acceptable depends on the environment: a default and a check of its own.
-        services.AddOptions<JwtSettings>().PostConfigure<IHostEnvironment>((jwt, environment) => jwt.ApplyDefaults(environment));
-        services.AddSingleton<IValidateOptions<JwtSettings>, JwtSettingsValidation>();
 
         var adminEmails = builder.Configuration.GetSection("Auth:AdminEmails").Get<string[]>()
                           ?? builder.Configuration["Auth:AdminEmails"]?.Split([',', ';'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)

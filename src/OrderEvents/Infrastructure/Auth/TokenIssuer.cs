@@ -9,7 +9,7 @@ namespace OrderEvents.Infrastructure.Auth;
 /// <remarks>
 /// The settings are read when a token is issued, not when the issuer is created: a Release build creates the login
 /// endpoint, and this with it, while mapping routes, also for `help` or `describe`, which never validate the settings
-/// (the host's start does, and outside Development a missing signing key stops it).
+/// (the host's start does, and a missing signing key stops it).
 /// </remarks>
 public sealed class TokenIssuer(IOptions<JwtSettings> options, AdminEmails admins, TimeProvider clock)
 {

@@ -48,3 +48,7 @@ public static class Validation
     public static string? ApiFieldName(Type type, MemberInfo? member, LambdaExpression? expression) =>
         member is null ? null : JsonNamingPolicy.CamelCase.ConvertName(member.Name);
 }
+
+/// <summary>Marks an endpoint that never touches the database, so the API reference does not promise it a 503.</summary>
+[AttributeUsage(AttributeTargets.Method)]
+public sealed class NoDatabaseAttribute : Attribute;

@@ -1,5 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 using System.Globalization;
+using Microsoft.Extensions.Options;
 
 namespace OrderEvents.Infrastructure.Kafka;
 
@@ -8,25 +9,37 @@ namespace OrderEvents.Infrastructure.Kafka;
 /// cooldowns (about a minute: keeps per-partition order and stays well inside Kafka's 5-minute poll interval), then
 /// pause the listener and take the same records again. Configurable so tests can run the whole path in a second.
 /// </summary>
-public sealed class DatabaseRetrySettings
+public sealed class DatabaseRetrySettings : IValidatableObject
 {
     public const string Section = "Messaging:DatabaseRetry";
 
-    /// <summary>The in-place retry cooldowns: comma-separated milliseconds, each at least 1.</summary>
-    [Required, RegularExpression(@"^\s*[1-9][0-9]*(\s*,\s*[1-9][0-9]*)*\s*$", ErrorMessage = "Messaging:DatabaseRetry:DelaysMs must be positive whole milliseconds separated by commas, e.g. 50,250,1000.")]
-    public string DelaysMs { get; set; } = "50,250,1000,2000,5000,10000,10000,10000,10000,10000,10000";
+    private static readonly TimeSpan[] DefaultDelays =
+        [.. new[] { 50, 250, 1000, 2000, 5000, 10000, 10000, 10000, 10000, 10000, 10000 }.Select(ms => TimeSpan.FromMilliseconds(ms))];
+
+    /// <summary>
+    /// The in-place retry cooldowns, in order (Messaging__DatabaseRetry__Delays__0=00:00:00.050, __1=..., ...); unset,
+    /// <see cref="DefaultDelays"/>. Bound apart from <see cref="Delays"/>: the binder appends to an array it finds filled.
+    /// </summary>
+    [ConfigurationKeyName("Delays")]
+    public TimeSpan[]? ConfiguredDelays { get; set; }
 
     /// <summary>How long the listeners pause once the retries are used up.</summary>
-    [Range(0.001, 3600)]
-    public double PauseSeconds { get; set; } = 5;
+    [Range(typeof(TimeSpan), "00:00:00.001", "01:00:00")]
+    public TimeSpan Pause { get; set; } = TimeSpan.FromSeconds(5);
 
-    // Read while Wolverine is configured, before the host validates the settings: what does not parse is left out here
-    // and stops start-up there, naming the setting.
-    public TimeSpan[] Delays =>
-    [
-        .. DelaysMs.Split(',').Select(ms => int.TryParse(ms, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) ? value : 0)
-            .Where(ms => ms > 0).Select(ms => TimeSpan.FromMilliseconds(ms)),
-    ];
+    public TimeSpan[] Delays => ConfiguredDelays is { Length: > 0 } configured ? configured : DefaultDelays;
 
-    public TimeSpan Pause => TimeSpan.FromSeconds(PauseSeconds);
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext) =>
+        Delays.Where(delay => delay <= TimeSpan.Zero).Take(1).Select(delay => new ValidationResult(
+            $"Messaging:DatabaseRetry:Delays must be positive durations such as 00:00:00.050, not {delay}.", [nameof(ConfiguredDelays)]));
+
+    /// <summary>The binder silently skips an array element it cannot convert ("soon"): this names it instead.</summary>
+    public sealed class UnreadableDelays(IConfiguration configuration) : IValidateOptions<DatabaseRetrySettings>
+    {
+        public ValidateOptionsResult Validate(string? name, DatabaseRetrySettings options) =>
+            configuration.GetSection(Section + ":Delays").GetChildren()
+                .FirstOrDefault(delay => !TimeSpan.TryParse(delay.Value, CultureInfo.InvariantCulture, out _)) is { } unreadable
+                ? ValidateOptionsResult.Fail($"{unreadable.Path} ('{unreadable.Value}') must be a duration such as 00:00:00.050.")
+                : ValidateOptionsResult.Success;
+    }
 }

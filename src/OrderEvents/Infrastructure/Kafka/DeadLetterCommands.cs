@@ -20,19 +20,14 @@ public class DeadLetterInput : NetCoreInput
         .Where(l => OffsetFlag is not { } offset || (l.Offset == offset && l.Partition == PartitionFlag))
         .Where(l => ExceptionFlag is not { } type || (l.ExceptionType ?? "").Contains(type, StringComparison.OrdinalIgnoreCase));
 
-    /// <summary>
-    /// The broker to talk to. The embedded broker lives inside the app process that created it, so a separate CLI run
-    /// cannot see its records: those need a broker that outlives the app (a real Kafka, or `kafka-broker`).
-    /// </summary>
+    /// <summary>The broker to talk to: --brokers, else KAFKA_BROKERS.</summary>
     internal string? Brokers()
     {
         if (!string.IsNullOrWhiteSpace(BrokersFlag)) return BrokersFlag;
         using var host = BuildHost();
         var kafka = host.Services.GetRequiredService<KafkaSettings>();
-        if (kafka.Enabled && !kafka.UseEmbeddedBroker) return kafka.Brokers;
-        Console.Error.WriteLine(
-            "No broker to read: set KAFKA_BROKERS (or pass --brokers). The embedded broker lives inside the running app and its " +
-            "records go with it; to keep them across runs, run `kafka-broker` and start the app with KAFKA_BROKERS=<its address>.");
+        if (kafka.Enabled && !string.IsNullOrWhiteSpace(kafka.Brokers)) return kafka.Brokers;
+        Console.Error.WriteLine("No broker to read: set KAFKA_BROKERS (or pass --brokers).");
         return null;
     }
 

@@ -19,7 +19,7 @@ public sealed class KafkaSettings : IValidatableObject
     /// <summary>The largest record the app produces, the dead-letter copy of a ~1 MB poison record included (2 MiB).</summary>
     public const int MaxRecordBytes = 2 * 1024 * 1024;
 
-    /// <summary>Every topic the service uses: the embedded broker must create them (it cannot auto-provision).</summary>
+    /// <summary>Every topic the service uses: whoever runs the broker creates them (the app never does).</summary>
     public static readonly IReadOnlyList<(string Name, int Partitions)> Topics =
     [
         (OrderEventsTopic, OrderEventsPartitions),
@@ -30,7 +30,7 @@ public sealed class KafkaSettings : IValidatableObject
     [ConfigurationKeyName("KAFKA_ENABLED")]
     public bool Enabled { get; set; } = true;
 
-    /// <summary>Bootstrap servers; none: the embedded broker.</summary>
+    /// <summary>Bootstrap servers, required unless Kafka is disabled.</summary>
     [ConfigurationKeyName("KAFKA_BROKERS")]
     public string? Brokers { get; set; }
 
@@ -55,11 +55,6 @@ public sealed class KafkaSettings : IValidatableObject
     /// <summary>linger.ms: how long the producer waits to fill a batch.</summary>
     [ConfigurationKeyName("Kafka:LingerMs"), Range(0, 1_000)]
     public int LingerMs { get; set; } = 5;
-
-    public bool UseEmbeddedBroker => Enabled && string.IsNullOrWhiteSpace(Brokers);
-
-    /// <summary>"order-events (3 partitions), order-events.dlq (1 partitions)", for logs and the CLI.</summary>
-    public static string DescribeTopics() => string.Join(", ", Topics.Select(t => $"{t.Name} ({t.Partitions} partitions)"));
 
     /// <summary>The settings as configured, for code that runs before the host (and its validation) exists.</summary>
     public static KafkaSettings From(IConfiguration configuration) => configuration.Get<KafkaSettings>() ?? new KafkaSettings();

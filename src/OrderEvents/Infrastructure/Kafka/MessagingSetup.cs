@@ -29,7 +29,7 @@ public static class MessagingSetup
         var databaseRetry = builder.AddSettings<DatabaseRetrySettings>(DatabaseRetrySettings.Section);
         var pauseThenRunAgain = PauseThenRun(databaseRetry);
         var pauseDescription = $"pause the Kafka listeners for {databaseRetry.Pause}, then run the batch again";
-        // Without KAFKA_BROKERS, the development broker (Infrastructure/Embedded) gives its address when the host starts.
+        // Unset only for commands that need no broker (CommandLineSetup refuses the others).
         var brokers = kafka.Brokers ?? "";
         var reassignedPartitions = new ReassignedPartitionOffsets();
         // Registered before Wolverine, so its start-up check runs before the listeners start.
@@ -39,6 +39,9 @@ public static class MessagingSetup
         builder.Host.UseWolverine(opts =>
         {
             opts.ServiceName = "OrderEvents";
+            // Handlers, endpoints and their pre-generated code live here, whichever assembly hosts the service (the
+            // development host, a test project).
+            opts.ApplicationAssembly = typeof(MessagingSetup).Assembly;
             opts.UseRuntimeCompilation();
 #if !DEBUG
             // Release builds (containers, the benchmark) run the handler code that `codegen write` generated into
@@ -143,8 +146,8 @@ public static class MessagingSetup
                 kafka.ApplyTo(consumer);
             })
             .DeadLetterQueueTopicName(KafkaSettings.DeadLetterTopic);
-        // Topics are created by whoever runs the broker (the embedded broker, docker-compose, ops), never by the app:
-        // `resources setup` must not try CreateTopics (the embedded broker does not implement it).
+        // Topics are created by whoever runs the broker (docker-compose, ops, the development host), never by the app:
+        // `resources setup` must not try CreateTopics (the development host's broker does not implement it).
         var kafkaTransport = opts.Transports.GetOrCreate<KafkaTransport>();
         var deadLetterTopic = kafkaTransport.Topics[KafkaSettings.DeadLetterTopic];
         deadLetterTopic.IsExternallyOwned = true;

@@ -10,18 +10,19 @@ public static class PersistenceSetup
     public const string ConnectionStringName = "Postgres";
 
     /// <summary>
-    /// Marten (documents, the event store) plus Wolverine's outbox/inbox tables, in one PostgreSQL database.
-    /// Without ConnectionStrings__Postgres, the development setup (Infrastructure/Embedded) provides the server.
-    /// Schemas change at start-up only in Development; every other environment must say where its database is and
-    /// applies schema changes only through the documented commands (`db-apply`, `resources setup`, see README).
+    /// Marten (documents, the event store) plus Wolverine's outbox/inbox tables, in the PostgreSQL database of
+    /// ConnectionStrings__Postgres. Its schema changes at start-up only in Development; every other environment applies
+    /// schema changes through the documented commands (`db-apply`, `resources setup`, see docs/operations.md).
     /// </summary>
     public static WebApplicationBuilder AddPersistence(this WebApplicationBuilder builder)
     {
         var services = builder.Services;
         var autoCreateSchema = builder.Environment.IsDevelopment();
         if (!autoCreateSchema) services.ConfigureWolverine(opts => opts.AutoBuildMessageStorageOnStartup = AutoCreate.None);
-        if (builder.Configuration.GetConnectionString(ConnectionStringName) is { Length: > 0 } configured)
-            services.AddSingleton(new PostgresConnection(configured));
+        // Unset, commands that only read the configuration (describe, codegen) still build the store; anything that would
+        // connect is refused first (CommandLineSetup), and the host name says what is missing.
+        services.AddSingleton(new PostgresConnection(
+            builder.Configuration.GetConnectionString(ConnectionStringName) is { Length: > 0 } configured ? configured : "Host=ConnectionStrings__Postgres-is-not-set"));
 
         var marten = services.AddMarten(sp =>
             {
@@ -41,7 +42,7 @@ public static class PersistenceSetup
     }
 }
 
-/// <summary>Where PostgreSQL is: the configured server, or the development setup's.</summary>
+/// <summary>Where PostgreSQL is (ConnectionStrings__Postgres).</summary>
 public sealed class PostgresConnection(string connectionString)
 {
     public string ConnectionString { get; } = connectionString;

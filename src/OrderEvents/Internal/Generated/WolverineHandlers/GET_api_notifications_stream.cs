@@ -17,16 +17,14 @@ namespace Internal.Generated.WolverineHandlers
     {
         private readonly Wolverine.Http.WolverineHttpOptions _wolverineHttpOptions;
         private readonly Microsoft.Extensions.DependencyInjection.IServiceScopeFactory _serviceScopeFactory;
-        private readonly Microsoft.Extensions.Options.IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions> _optionsOfJsonOptions;
         private readonly Microsoft.Extensions.Options.IOptions<OrderEvents.Features.Notifications.NotificationStreamSettings> _optionsOfNotificationStreamSettings;
         private readonly OrderEvents.Features.Notifications.NotificationSignals _notificationSignals;
         private readonly Wolverine.Runtime.IWolverineRuntime _wolverineRuntime;
 
-        public GET_api_notifications_stream(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, Microsoft.Extensions.DependencyInjection.IServiceScopeFactory serviceScopeFactory, Microsoft.Extensions.Options.IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions> optionsOfJsonOptions, Microsoft.Extensions.Options.IOptions<OrderEvents.Features.Notifications.NotificationStreamSettings> optionsOfNotificationStreamSettings, OrderEvents.Features.Notifications.NotificationSignals notificationSignals, Wolverine.Runtime.IWolverineRuntime wolverineRuntime) : base(wolverineHttpOptions)
+        public GET_api_notifications_stream(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, Microsoft.Extensions.DependencyInjection.IServiceScopeFactory serviceScopeFactory, Microsoft.Extensions.Options.IOptions<OrderEvents.Features.Notifications.NotificationStreamSettings> optionsOfNotificationStreamSettings, OrderEvents.Features.Notifications.NotificationSignals notificationSignals, Wolverine.Runtime.IWolverineRuntime wolverineRuntime) : base(wolverineHttpOptions)
         {
             _wolverineHttpOptions = wolverineHttpOptions;
             _serviceScopeFactory = serviceScopeFactory;
-            _optionsOfJsonOptions = optionsOfJsonOptions;
             _optionsOfNotificationStreamSettings = optionsOfNotificationStreamSettings;
             _notificationSignals = notificationSignals;
             _wolverineRuntime = wolverineRuntime;
@@ -42,10 +40,9 @@ namespace Internal.Generated.WolverineHandlers
             Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "OrderEvents.Features.Notifications.NotificationStreamEndpoint").SetTag("http.route", "/api/notifications/stream").SetTag("http.request.method", "GET");
             
             // The actual HTTP request handler execution
-            await OrderEvents.Features.Notifications.NotificationStreamEndpoint.Get(httpContext, httpContext.User, notificationsDbContext, _notificationSignals, _optionsOfNotificationStreamSettings, _optionsOfJsonOptions).ConfigureAwait(false);
+            var resultsOfServerSentEventsResultOfNotificationResponseAndProblemHttpResult = await OrderEvents.Features.Notifications.NotificationStreamEndpoint.Get(httpContext, httpContext.User, notificationsDbContext, _notificationSignals, _optionsOfNotificationStreamSettings).ConfigureAwait(false);
 
-            // Wolverine automatically sets the status code to 204 for empty responses
-            if (httpContext.Response is { HasStarted: false, StatusCode: 200 }) httpContext.Response.StatusCode = 204;
+            await resultsOfServerSentEventsResultOfNotificationResponseAndProblemHttpResult.ExecuteAsync(httpContext).ConfigureAwait(false);
         }
     }
 

@@ -1,8 +1,7 @@
 using System.Runtime.InteropServices;
 using JasperFx.CommandLine;
-using OrderEvents.Infrastructure.Kafka;
 
-namespace OrderEvents.Infrastructure.Embedded;
+namespace OrderEvents.DevHost.Embedded;
 
 public class KafkaBrokerInput : NetCoreInput
 {
@@ -11,9 +10,9 @@ public class KafkaBrokerInput : NetCoreInput
 }
 
 /// <summary>
-/// `dotnet run --project src/OrderEvents -- kafka-broker`: the app's embedded broker, without the app, until Ctrl+C,
+/// `dotnet run --project src/OrderEvents.DevHost -- kafka-broker`: the embedded broker, without the app, until Ctrl+C,
 /// so several app instances (KAFKA_BROKERS=...) and outside clients such as kcat can share one broker. Nothing else of
-/// the app starts: no PostgreSQL, no listeners. It is asked for by name, so it runs in any environment.
+/// the app starts: no PostgreSQL, no listeners.
 /// </summary>
 [Description("Runs the embedded Kafka-protocol broker (with the service's topics) until Ctrl+C", Name = "kafka-broker")]
 public class KafkaBrokerCommand : JasperFxAsyncCommand<KafkaBrokerInput>
@@ -37,7 +36,7 @@ public class KafkaBrokerCommand : JasperFxAsyncCommand<KafkaBrokerInput>
             // Written before the announcement, so whoever waits for the line can read the file at once.
             if (input.BootstrapFileFlag is { } file) await File.WriteAllTextAsync(file, broker.BootstrapServers);
             Console.WriteLine($"Embedded Kafka broker listening at {broker.BootstrapServers}");
-            Console.WriteLine($"Topics: {KafkaSettings.DescribeTopics()}");
+            Console.WriteLine($"Topics: {EmbeddedKafkaBroker.DescribeTopics()}");
             Console.WriteLine($"Use it with: KAFKA_BROKERS={broker.BootstrapServers}");
             await stopped.Task;
         }

@@ -1,12 +1,11 @@
 using FluentValidation;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
+using OrderEvents.DevHost.Embedded;
 using OrderEvents.Infrastructure.Http;
-using OrderEvents.Infrastructure.Embedded;
-using OrderEvents.Infrastructure.Kafka;
 using Wolverine.Http;
 
-namespace OrderEvents.Features.Flow;
+namespace OrderEvents.DevHost.Flow;
 
 public sealed record BrokerOutageRequest(int Seconds);
 
@@ -22,7 +21,7 @@ public sealed record BrokerOutageResponse(DateTimeOffset UpAt);
 /// <summary>
 /// Takes the embedded broker down for a while, on purpose: orders are still answered at once, their events wait in
 /// the outbox, and when the broker is back the outbox drains and every notification arrives. Exists only where the
-/// fault buttons can work (Development, the embedded broker).
+/// fault buttons can work (the embedded broker runs in this process).
 /// </summary>
 public sealed class BrokerOutage : IDisposable
 {
@@ -113,7 +112,5 @@ public static class BrokerOutageEndpoint
 
     /// <summary>409 saying why the fault buttons cannot work in this app (a real broker, Kafka disabled).</summary>
     public static ProblemHttpResult Unavailable(IServiceProvider services) =>
-        TypedResults.Problem(Validation.Conflict(
-            FlowPage.WhyFaultButtonsCannotWork(services.GetRequiredService<IHostEnvironment>(), services.GetRequiredService<KafkaSettings>())
-            ?? "The embedded broker is not available."));
+        TypedResults.Problem(Validation.Conflict(FlowPage.WhyFaultButtonsCannotWork(services) ?? "The embedded broker is not available."));
 }

@@ -126,10 +126,7 @@ async function readEvents(path, { signal, lastEventId, onReady, onEvent }) {
       buffer = buffer.slice(end + 2);
       const message = { event: 'message', id: null, data: [] };
       for (const line of block.split('\n')) {
-        if (line.startsWith(':')) {
-          if (line.slice(1).trim() === 'ready') onReady();
-          continue;
-        }
+        if (line.startsWith(':')) continue;
         const colon = line.indexOf(':');
         const field = colon < 0 ? line : line.slice(0, colon);
         const text = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
@@ -137,7 +134,8 @@ async function readEvents(path, { signal, lastEventId, onReady, onEvent }) {
         else if (field === 'event') message.event = text;
         else if (field === 'id') message.id = text;
       }
-      if (message.data.length) onEvent({ ...message, data: message.data.join('\n') });
+      if (message.event === 'ready') onReady();
+      else if (message.data.length && !['connecting', 'heartbeat'].includes(message.event)) onEvent({ ...message, data: message.data.join('\n') });
     }
   }
 }

@@ -3,12 +3,12 @@ using Microsoft.AspNetCore.OpenApi;
 using Microsoft.OpenApi;
 using Scalar.AspNetCore;
 
-namespace OrderEvents.Infrastructure.Http;
+namespace OrderEvents.DevHost.ApiReference;
 
 /// <summary>
-/// The OpenAPI document (Microsoft.AspNetCore.OpenApi, at /openapi/v1.json) and the interactive Scalar page (/scalar),
-/// both in Development only. Wolverine.Http endpoints publish their metadata to ASP.NET's API explorer, so they
-/// appear like any minimal API endpoint.
+/// The service's OpenAPI document (Microsoft.AspNetCore.OpenApi, at /openapi/v1.json) and the interactive Scalar page
+/// (/scalar), served by the development host. Wolverine.Http endpoints publish their metadata to ASP.NET's API explorer,
+/// so they appear like any minimal API endpoint.
 /// </summary>
 public static class ApiDocumentation
 {
@@ -29,8 +29,6 @@ public static class ApiDocumentation
 
     public static WebApplication MapApiDocumentation(this WebApplication app)
     {
-        if (!app.Environment.IsDevelopment()) return app;
-
         app.MapOpenApi().AllowAnonymous();
         app.MapScalarApiReference(ScalarPath, scalar => scalar
                 .WithTitle("OrderEvents API")

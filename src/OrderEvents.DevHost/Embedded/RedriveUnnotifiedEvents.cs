@@ -2,7 +2,7 @@ using Microsoft.EntityFrameworkCore;
 using OrderEvents.Features.Notifications;
 using OrderEvents.Features.Orders;
 
-namespace OrderEvents.Infrastructure.Embedded;
+namespace OrderEvents.DevHost.Embedded;
 
 /// <summary>
 /// The in-process broker keeps its records in memory: a crash loses every event it held but had not yet delivered,

@@ -10,7 +10,7 @@ using OrderEvents.Features.Products;
 using OrderEvents.Infrastructure.Http;
 using Wolverine.Http;
 
-namespace OrderEvents.Features.Flow;
+namespace OrderEvents.DevHost.Flow;
 
 public sealed record OrderBurstRequest(int Orders);
 

@@ -7,7 +7,7 @@ using OrderEvents.Infrastructure.Kafka;
 using Wolverine;
 using Wolverine.Kafka.Internals;
 
-namespace OrderEvents.Features.Flow;
+namespace OrderEvents.DevHost.Flow;
 
 /// <summary>One record of `order-events` as the broker holds it: the value is the exact bytes, as UTF-8 text.</summary>
 public sealed record TappedRecord(

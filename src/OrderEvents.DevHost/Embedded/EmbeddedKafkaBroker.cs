@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using OrderEvents.Infrastructure.Kafka;
 
-namespace OrderEvents.Infrastructure.Embedded;
+namespace OrderEvents.DevHost.Embedded;
 
 /// <summary>
 /// An in-process Kafka-protocol broker: librdkafka's mock cluster (rdkafka_mock.h), reached by P/Invoke
@@ -52,6 +52,9 @@ public sealed class EmbeddedKafkaBroker : IDisposable
 
         return broker;
     }
+
+    /// <summary>"order-events (3 partitions), order-events.dlq (1 partitions)", for logs and the CLI.</summary>
+    public static string DescribeTopics() => string.Join(", ", KafkaSettings.Topics.Select(t => $"{t.Name} ({t.Partitions} partitions)"));
 
     /// <summary>Makes the broker unreachable (connections are closed and refused) until <see cref="BringUp"/>.</summary>
     public void TakeDown() => RdKafka.MockBrokerSetDown(Cluster, BrokerId);

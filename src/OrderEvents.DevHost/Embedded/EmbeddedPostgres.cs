@@ -3,7 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using Npgsql;
 
-namespace OrderEvents.Infrastructure.Embedded;
+namespace OrderEvents.DevHost.Embedded;
 
 /// <summary>
 /// A real PostgreSQL server run from the machine's own binaries (initdb/pg_ctl), for the zero-configuration
@@ -16,21 +16,27 @@ public sealed class EmbeddedPostgres : IDisposable
 
     private readonly string _dataDirectory;
     private readonly bool _throwaway;
-    private readonly ILogger _logger;
     private readonly bool _asPostgresUser;
+    private readonly bool _stopWhenAdopted;
+    private ILogger _logger;
     private string? _binDirectory;
 
     // Stopped on dispose only when this process started it, or adopted it from a dead app (no other OrderEvents
-    // client connected): a second `dotnet run` of the same checkout must not shut the first one's database down.
+    // client connected, no development host serving on the folder): a command run beside a `dotnet run` of the same
+    // checkout must not shut its database down.
     private bool _ownsServer;
 
-    private EmbeddedPostgres(string dataDirectory, bool throwaway, ILogger logger)
+    private EmbeddedPostgres(string dataDirectory, bool throwaway, ILogger logger, bool stopWhenAdopted = true)
     {
         _dataDirectory = Path.GetFullPath(dataDirectory);
         _throwaway = throwaway;
         _logger = logger;
+        _stopWhenAdopted = stopWhenAdopted;
         _asPostgresUser = RunsAsPostgresAccount;
     }
+
+    /// <summary>The host's logger, once the host exists (the server is planned before it).</summary>
+    public void UseLogger(ILogger logger) => _logger = logger;
 
     // Looked up when a tool first runs: a planned server that never starts (`help` on a machine without PostgreSQL)
     // needs no binaries.
@@ -84,9 +90,10 @@ public sealed class EmbeddedPostgres : IDisposable
     /// Every command builds the app (and Marten's options, which need the connection string); only those that use the
     /// database start it.
     /// </summary>
-    public static EmbeddedPostgres Planned(string dataDirectory, ILogger logger)
+    /// <param name="stopWhenAdopted">False: a server found running is used and never stopped by this object.</param>
+    public static EmbeddedPostgres Planned(string dataDirectory, bool stopWhenAdopted = true)
     {
-        var server = new EmbeddedPostgres(dataDirectory, throwaway: false, logger);
+        var server = new EmbeddedPostgres(dataDirectory, throwaway: false, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, stopWhenAdopted);
         server.Port = server.PortInPidFile() ?? FreePort();
         server.ConnectionString = ConnectionStringFor(server.Port, DatabaseName);
         return server;
@@ -135,7 +142,7 @@ public sealed class EmbeddedPostgres : IDisposable
                     $"Another process started the PostgreSQL server on {_dataDirectory} (port {running}) while this app was starting on port {Port}: start the app again.");
             Port = running;
             // A previous run was killed before it could stop its server, or another instance of the app is using it.
-            _ownsServer = !OtherAppsConnected();
+            _ownsServer = _stopWhenAdopted && !OtherAppsConnected();
             _logger.LogInformation("Adopted the PostgreSQL server already running on {DataDirectory} ({Ownership})",
                 _dataDirectory, _ownsServer ? "it will be stopped with this app" : "another app instance uses it, it stays running");
         }

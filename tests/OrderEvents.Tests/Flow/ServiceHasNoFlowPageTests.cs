@@ -6,29 +6,26 @@ using Xunit.Abstractions;
 namespace OrderEvents.Tests.Flow;
 
 /// <summary>
-/// In Production the flow page is off unless FlowPage__Enabled says otherwise: `/` and every helper endpoint are 404,
-/// although the page's files are right there. The built app runs as a child process from the project folder (its
-/// content root then holds wwwroot) on a database prepared by `db-apply`, as Production requires.
+/// The flow page belongs to the development host: the service serves neither `/` nor any helper endpoint nor the page's
+/// files, in Development as much as in Production. The built service runs as a child process from its project folder
+/// (its content root, where the page's files used to be) with everything it needs configured.
 /// </summary>
 [Trait("Category", "Browser")]
-public sealed class FlowPageProductionTests(ITestOutputHelper output)
+public sealed class ServiceHasNoFlowPageTests(ITestOutputHelper output)
 {
     [ChromiumFact]
-    public async Task in_production_the_page_and_its_endpoints_are_404()
+    public async Task the_service_serves_no_flow_page_and_no_flow_endpoint_even_in_development()
     {
         var projectFolder = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(BuiltApp.AssemblyPath)!, "..", "..", ".."));
-        File.Exists(Path.Combine(projectFolder, "wwwroot", "index.html")).ShouldBeTrue(projectFolder);
-        var environment = new Dictionary<string, string?>
+        File.Exists(Path.Combine(projectFolder, "OrderEvents.csproj")).ShouldBeTrue(projectFolder);
+        var environment = AppProcess.ServiceSettings(new Dictionary<string, string?>
         {
-            ["ASPNETCORE_ENVIRONMENT"] = "Production",
+            ["ASPNETCORE_ENVIRONMENT"] = "Development",
             ["ConnectionStrings__Postgres"] = await TestPostgres.CreateDatabaseAsync(),
             ["KAFKA_ENABLED"] = "false",
-            ["Jwt__SigningKey"] = "a-production-signing-key-of-at-least-32-bytes!",
-        };
-        await using (var apply = AppProcess.Start(["db-apply"], environment, "db-apply", output, workingDirectory: projectFolder))
-            (await apply.WaitForExitAsync(TimeSpan.FromMinutes(2))).ShouldBe(0, apply.Output);
-
-        await using var app = await AppProcess.ServeAsync(environment, "app (Production)", output, workingDirectory: projectFolder);
+        });
+        await using var app = await AppProcess.ServeAsync(environment, "service (Development)", output, workingDirectory: projectFolder,
+            assembly: BuiltApp.AssemblyPath);
         var baseUrl = app.BaseAddress;
 
         using var client = new HttpClient { BaseAddress = new Uri(baseUrl) };
@@ -48,6 +45,6 @@ public sealed class FlowPageProductionTests(ITestOutputHelper output)
         var page = await browser.NewPageAsync();
         var answer = await page.GotoAsync(baseUrl + "/");
         answer!.Status.ShouldBe(404);
-        output.WriteLine($"Production: {baseUrl}/ answered {answer.Status} in the browser; the API still answers (GET /api/products 200)");
+        output.WriteLine($"The service: {baseUrl}/ answered {answer.Status} in the browser; the API still answers (GET /api/products 200)");
     }
 }

@@ -6,7 +6,9 @@ using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.OpenApi;
 
-namespace OrderEvents.Infrastructure.Http;
+using OrderEvents.Infrastructure.Http;
+
+namespace OrderEvents.DevHost.ApiReference;
 
 /// <summary>
 /// Adds to each operation the ProblemDetails responses it can give. Those that come from the shared pipeline are
@@ -71,7 +73,3 @@ public sealed class ErrorResponses : IOpenApiOperationTransformer
         return Task.CompletedTask;
     }
 }
-
-/// <summary>Marks an endpoint that never touches the database, so the document does not promise it a 503.</summary>
-[AttributeUsage(AttributeTargets.Method)]
-public sealed class NoDatabaseAttribute : Attribute;
