@@ -19,9 +19,8 @@ public static class NotificationsModule
                 // The same pool as Marten and Wolverine (same connection string and defaults).
                 PostgresConnectionDefaults.Apply(services.GetRequiredService<PostgresConnection>().ConnectionString),
                 npgsql => npgsql.MigrationsHistoryTable("__ef_migrations_history", NotificationsDbContext.Schema))
-                // A failing query is logged by whoever gets the exception (Wolverine's failure log, the notification
-                // batch's own lines when it sets a refused record aside, the HTTP pipeline); EF Core's own Error with
-                // a stack trace for the same failure only doubled every line.
+                // A failing query is logged by whoever handles the exception; EF Core's own Error doubled every line
+                // (and a batch setting a refused record aside expects several).
                 .ConfigureWarnings(warnings => warnings.Log((CoreEventId.QueryIterationFailed, LogLevel.Debug))),
             NotificationsDbContext.WolverineSchema);
 
@@ -33,8 +32,7 @@ public static class NotificationsModule
         // Notifications are stored a batch at a time (NotifyUsersHandler): the events that arrive within a few
         // milliseconds, up to 500, become one insert and one commit. Each event waits in the durable inbox until its
         // batch committed, so nothing is lost in between. Batches run one at a time, in arrival order, which keeps
-        // each order's events in order. The batcher keeps each batch's records at hand for the handler (trace links,
-        // dead-lettering a refused record where it came from).
+        // each order's events in order. The batcher keeps each batch's records at hand for the handler.
         builder.Services.ConfigureWolverine(opts => opts.BatchMessagesOf<OrderEvent>(batching =>
         {
             batching.BatchSize = 500;

@@ -36,10 +36,8 @@ public static partial class NotifyUsersHandler
     /// its own query session, outside that transaction). The batch's events are marked handled in the inbox right after
     /// that commit, by the durable receiver: Wolverine 6.62's middleware marks in the transaction only the envelope
     /// being handled, here the batch itself, which lives in memory (its update finds no row).
-    /// <para>
-    /// When PostgreSQL refused a row of the batch (MessagingSetup runs it again at once), the later attempt stores what
-    /// it can and sets the refused records aside: see <see cref="StoreSettingRefusedRecordsAsideAsync"/>.
-    /// </para>
+    /// A batch PostgreSQL failed runs again (MessagingSetup) and sets aside the records it refuses on their own:
+    /// <see cref="StoreSettingRefusedRecordsAsideAsync"/>.
     /// </summary>
     public static async Task Handle(
         OrderEvent[] events, NotificationsDbContext db, IDocumentStore orderLog, IMessageContext messaging, IWolverineRuntime runtime,
@@ -76,11 +74,7 @@ public static partial class NotifyUsersHandler
         foreach (var row in stored) OrderEventsMetrics.NotificationStored(row.Event.EventType, row.Event.Timestamp, now);
     }
 
-    /// <summary>
-    /// The batch span links to the context each record carried (the span that published it, in the order's trace).
-    /// A record without a W3C trace context (another producer's) has nothing to link to. (A retried attempt is a span
-    /// of its own, linked by Wolverine to the failed one, and gets the same links.)
-    /// </summary>
+    /// <summary>Links the batch span to the context each record carried: the span that published it, in the order's trace.</summary>
     private static void LinkToEventTraces(Activity? span, IReadOnlyList<Envelope> records)
     {
         if (span is null) return;

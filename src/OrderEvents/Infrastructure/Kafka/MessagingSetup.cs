@@ -27,8 +27,6 @@ public static class MessagingSetup
     {
         var kafka = builder.AddSettings<KafkaSettings>(section: null);
         var databaseRetry = builder.AddSettings<DatabaseRetrySettings>(DatabaseRetrySettings.Section);
-        var pauseThenRunAgain = PauseThenRun(databaseRetry);
-        var pauseDescription = $"pause the Kafka listeners for {databaseRetry.Pause}, then run the batch again";
         // Unset only for commands that need no broker (CommandLineSetup refuses the others).
         var brokers = kafka.Brokers ?? "";
         var reassignedPartitions = new ReassignedPartitionOffsets();
@@ -57,24 +55,14 @@ public static class MessagingSetup
             opts.Policies.UseDurableLocalQueues();
             opts.Policies.UseDurableOutboxOnAllSendingEndpoints();
             ConfigureRecovery(opts.Durability);
-            // PostgreSQL refused a row because of its values (a CHECK, a NOT NULL, a value out of range: SQLSTATE class
-            // 22, 23 or P0): it may be one record's fault. Run the batch again at once; that attempt stores what it can
-            // and dead-letters the records refused on their own (NotifyUsersHandler), or finds the table itself at fault
-            // and throws NotificationsRefusedException (below). Should the refusal come back on a later attempt
-            // anyway, it is handled as an outage: nothing is dead-lettered by Wolverine for it.
-            opts.OnException(exception => exception is not NotificationsRefusedException && DatabaseOutage.RowRefusal(exception) is not null)
-                .RetryOnce()
-                .Then.RetryWithCooldown(databaseRetry.Delays)
-                .Then.CustomActionIndefinitely(pauseThenRunAgain, pauseDescription);
-            // Any other PostgreSQL error (Marten wraps Npgsql's) is the database's, not a record's: unreachable, shutting
-            // down, a serialization failure, a deadlock, a missing table, a revoked permission, a table that refuses
-            // every row. Nothing may be dead-lettered for that. Retry in place (about a minute by default, see
-            // DatabaseRetrySettings); past that, pause the Kafka listeners (no more records into the inbox) and run the
-            // same batch again after the pause, for as long as it lasts. Its events stay in the durable inbox
-            // meanwhile, so a restart takes them up too.
-            opts.OnException(exception => exception is NotificationsRefusedException || DatabaseOutage.IsDatabaseError(exception))
+            // Any PostgreSQL error (Marten wraps Npgsql's) is the database's until shown otherwise: nothing may be
+            // dead-lettered for it. Retry in place (about a minute by default, see DatabaseRetrySettings); past that, pause
+            // the Kafka listeners (no more records into the inbox) and run the same batch again after the pause, for as
+            // long as it lasts. Its events stay in the durable inbox meanwhile, so a restart takes them up too. A retried
+            // batch sets aside a record PostgreSQL refuses on its own (NotifyUsersHandler), so that never loops here.
+            opts.OnException(exception => exception is NpgsqlException || exception.InnerException is NpgsqlException)
                 .RetryWithCooldown(databaseRetry.Delays)
-                .Then.CustomActionIndefinitely(pauseThenRunAgain, pauseDescription);
+                .Then.CustomActionIndefinitely(PauseThenRun(databaseRetry), $"pause the Kafka listeners for {databaseRetry.Pause}, then run the batch again");
 
             if (kafka.Enabled) UseKafka(opts, kafka, brokers, reassignedPartitions);
             else
@@ -91,22 +79,13 @@ public static class MessagingSetup
         {
             runtime.Logger.LogError(exception,
                 "A database error outlasted the retries; the Kafka listeners pause for {Pause}, then the same batch runs again: {Cause}",
-                databaseRetry.Pause, Cause(exception));
+                databaseRetry.Pause, exception is NotificationsRefusedException ? exception.Message : DatabaseOutage.Describe(exception));
             foreach (var listener in runtime.Endpoints.ActiveListeners().Where(agent => agent.Uri.Scheme == "kafka"))
                 _ = listener.PauseAsync(databaseRetry.Pause);
             await Task.Delay(databaseRetry.Pause, runtime.Cancellation);
             // In place, not requeued: a requeued batch would run after the batches queued behind it.
             await lifecycle.RetryExecutionNowAsync();
         };
-
-    /// <summary>What PostgreSQL said, for an operator: SQLSTATE, the object it names, the message.</summary>
-    private static string Cause(Exception exception)
-    {
-        for (var current = exception; current is not null; current = current.InnerException)
-            if (current is PostgresException postgres)
-                return $"SQLSTATE {postgres.SqlState} ({postgres.ConstraintName ?? postgres.TableName ?? "no object named"}): {postgres.MessageText}";
-        return $"{exception.GetType().Name}: {exception.Message}";
-    }
 
     /// <summary>
     /// How fast a crashed node's work is taken over. Wolverine's defaults wait a minute before declaring a node dead,

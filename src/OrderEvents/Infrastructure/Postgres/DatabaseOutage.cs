@@ -5,8 +5,7 @@ namespace OrderEvents.Infrastructure.Postgres;
 
 /// <summary>
 /// Tells PostgreSQL failures apart anywhere in an exception chain (Marten wraps Npgsql): "unreachable or going away"
-/// (<see cref="IsOutage"/>), "refused a row because of its values" (<see cref="RowRefusal"/>), or any other database
-/// error (<see cref="IsDatabaseError"/>).
+/// (<see cref="IsOutage"/>) or "refused a row because of its values" (<see cref="RowRefusal"/>).
 /// </summary>
 public static class DatabaseOutage
 {
@@ -30,27 +29,25 @@ public static class DatabaseOutage
         return false;
     }
 
-    /// <summary>Any error from PostgreSQL or Npgsql in the chain.</summary>
-    public static bool IsDatabaseError(Exception? exception)
-    {
-        for (var current = exception; current is not null; current = current.InnerException)
-            if (current is NpgsqlException) return true;
-        return false;
-    }
-
     /// <summary>
-    /// The PostgreSQL error in the chain that the values of a row can cause, or null: SQLSTATE class 22 (data
-    /// exception: a value too long, out of range, invalid), 23 (integrity constraint violation: CHECK, NOT NULL, unique,
-    /// foreign key) and P0 (raised by a PL/pgSQL trigger). Everything else (a missing table or column, a revoked
-    /// permission, a full disk, a serialization failure, a deadlock, a lost connection) is about the database, never
-    /// about one record.
+    /// The PostgreSQL error in the chain that one row's values can cause, or null: SQLSTATE class 22 (data exception),
+    /// 23 (integrity constraint violation) or P0 (raised by a PL/pgSQL trigger). Anything else (a missing table, a
+    /// revoked permission, a deadlock, a lost connection) is about the database, never about one record.
     /// </summary>
     public static PostgresException? RowRefusal(Exception? exception)
     {
         for (var current = exception; current is not null; current = current.InnerException)
-            if (current is PostgresException postgres && postgres.SqlState.Length == 5 && postgres.SqlState[..2] is "22" or "23" or "P0")
-                return postgres;
+            if (current is PostgresException { SqlState: ['2', '2' or '3', ..] or ['P', '0', ..] } postgres) return postgres;
         return null;
+    }
+
+    /// <summary>What PostgreSQL said, for an operator: SQLSTATE, the constraint and table it names, its message.</summary>
+    public static string Describe(Exception exception)
+    {
+        for (var current = exception; current is not null; current = current.InnerException)
+            if (current is PostgresException postgres)
+                return $"SQLSTATE {postgres.SqlState} ({postgres.ConstraintName ?? postgres.ColumnName ?? "-"} on {postgres.SchemaName}.{postgres.TableName}): {postgres.MessageText}";
+        return $"{exception.GetType().Name}: {exception.Message}";
     }
 
     // 08: connection exceptions; 57P01-03: admin/crash shutdown, cannot connect now; 53300: too many connections.

@@ -16,10 +16,6 @@ public static class OrderEventsMetrics
     public static readonly Counter<long> NotificationsStored = Meter.CreateCounter<long>(
         "orderevents.notifications.stored", "{notification}", "Notifications written for order events, by event type.");
 
-    public static readonly Counter<long> NotificationsDeadLettered = Meter.CreateCounter<long>(
-        "orderevents.notifications.dead_lettered", "{event}",
-        "Order events whose notification PostgreSQL refused on its own: dead-lettered, by event type and SQLSTATE.");
-
     public static readonly Histogram<double> EventLag = Meter.CreateHistogram(
         "orderevents.event.lag", "s", "From an order event's timestamp to its notification being stored, by event type.",
         tags: null,
@@ -39,7 +35,4 @@ public static class OrderEventsMetrics
         NotificationsStored.Add(1, type);
         EventLag.Record(Math.Max(0, (storedAt - eventTimestamp).TotalSeconds), type);
     }
-
-    public static void NotificationDeadLettered(string eventType, string sqlState) =>
-        NotificationsDeadLettered.Add(1, new KeyValuePair<string, object?>("event.type", eventType), new KeyValuePair<string, object?>("db.response.status_code", sqlState));
 }
