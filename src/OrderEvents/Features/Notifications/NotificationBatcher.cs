@@ -6,12 +6,10 @@ using Wolverine.Runtime.Batching;
 namespace OrderEvents.Features.Notifications;
 
 /// <summary>
-/// Builds the notification batches as Wolverine's default batcher does (this service has no tenants: one batch per
-/// flush), and remembers each batch's member envelopes, the records as they arrived: their trace context (the batch
-/// span links to each event's trace) and where they came from (a refused record is dead-lettered where it came from,
-/// with its own bytes). Wolverine 6.62 keeps the members in <c>Envelope.Batch</c>, which is internal; the batcher is
-/// its public extension point (<see cref="IMessageBatcher"/>), so the members are attached to the batch's message, the
-/// array the handler receives, for as long as that array lives.
+/// Wolverine's default batching (no tenants here: one batch per flush) that keeps each batch's member envelopes, the
+/// records as they arrived, for its handler: their trace contexts and where a refused one goes. Wolverine 6.62 keeps
+/// them in the internal <c>Envelope.Batch</c> (<c>IBatchContext</c> gives only their ids), so they are attached to the
+/// array the handler receives, for as long as it lives.
 /// </summary>
 public sealed class NotificationBatcher : IMessageBatcher
 {

@@ -178,11 +178,10 @@ public static partial class NotifyUsersHandler
     /// <summary>
     /// Reads the held-back events' orders from the order log (Marten's event store, the same PostgreSQL) and returns
     /// each order's logged events below its highest held-back version, as records with the log's event ids and
-    /// versions. An event that was dead-lettered (notifications.dead_lettered_events, read in this transaction) is
-    /// skipped: PostgreSQL refused its notification, and storing it again from the log would bring that failure back to
-    /// every later event of its order; for the order it counts as handled. A held-back record the log does not know
-    /// (another producer's event, an order that is not in this log) is stored as is, after whatever predecessors the
-    /// log holds: the partition is never blocked, and the warning names it.
+    /// versions, skipping dead-lettered ones (storing them again would bring their refusal back to every later event of
+    /// their order). A held-back record the log does not know (another producer's event, an order that is not in this
+    /// log) is stored as is, after whatever predecessors the log holds: the partition is never blocked, and the warning
+    /// names it.
     /// </summary>
     private static async Task<List<NotificationRow>> MissingPredecessorsAsync(
         NotificationsDbContext db, IDocumentStore orderLog, IReadOnlyList<NotificationRow> heldBack, ILogger logger, CancellationToken cancellationToken)
