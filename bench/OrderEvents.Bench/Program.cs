@@ -4,6 +4,8 @@ using OrderEvents.Bench.Baseline;
 
 // `baseline-server`: the bare baseline, started as a child process by the benchmark itself.
 if (args.FirstOrDefault() == "baseline-server") return await BareServer.RunAsync(args[1..]);
+// `reads`: list pages of one user with a long history (issue 23), a measurement of its own.
+if (args.FirstOrDefault() == "reads") return await OrderEvents.Bench.Reads.ReadsBench.RunAsync(args[1..]);
 // `classify-profile DIR`: a saved --profile classified again with the current stage rules (Profiling/CostRules.cs).
 if (args.FirstOrDefault() == "classify-profile") return await OrderEvents.Bench.Profiling.ClassifyCommand.RunAsync(args[1..]);
 

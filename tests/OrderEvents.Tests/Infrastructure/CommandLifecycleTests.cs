@@ -70,8 +70,20 @@ public sealed class CommandLifecycleTests
         (await app.WaitForExitAsync(Deadline)).ShouldBe(0, app.Output);
         app.EmbeddedServerRunning.ShouldBeFalse($"SIG{signal} left PostgreSQL running");
         // The server goes after the app's graceful shutdown (Wolverine releases its node and envelopes), not under it.
-        app.Lines.ShouldNotContain(line => line.StartsWith("fail:") || line.StartsWith("crit:"), app.Output);
+        var lines = app.Lines;
+        Enumerable.Range(0, lines.Count)
+            .Where(i => (lines[i].StartsWith("fail:") || lines[i].StartsWith("crit:")) && !IsCancelledOrphanSweep(lines, i))
+            .ShouldBeEmpty(app.Output);
     }
+
+    /// <summary>
+    /// Wolverine 6.62 (and 6.64) logs its orphaned-envelope sweep at Error when the stop cancels it mid-query: its catch
+    /// takes every exception, the cancellation included. That one line says nothing about the app's shutdown.
+    /// </summary>
+    private static bool IsCancelledOrphanSweep(IReadOnlyList<string> lines, int i) =>
+        lines[i].Contains("Wolverine.RDBMS.DurabilityAgent")
+        && lines.Skip(i + 1).Take(2).Any(l => l.Contains("Error determining orphaned message owners"))
+        && lines.Skip(i + 1).Take(3).Any(l => l.Contains("OperationCanceledException"));
 
     [Fact]
     public async Task a_command_beside_a_running_development_host_uses_its_broker_and_never_stops_its_postgresql()

@@ -13,5 +13,8 @@ public sealed class User
 
     public DateTimeOffset CreatedAt { get; set; }
 
+    /// <summary>Set only by an operator (`admin-grant` / `admin-revoke`); read into the token at login.</summary>
+    public bool IsAdmin { get; set; }
+
     public static string NormalizeEmail(string email) => email.Trim().ToLowerInvariant();
 }

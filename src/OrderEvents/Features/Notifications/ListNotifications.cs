@@ -9,7 +9,11 @@ namespace OrderEvents.Features.Notifications;
 
 public static class ListNotificationsEndpoint
 {
-    /// <summary>My notifications, newest first; the id breaks ties between equal timestamps so pages never overlap.</summary>
+    /// <summary>
+    /// My notifications, newest first; the id breaks ties between equal timestamps so pages never overlap. Both
+    /// statements read only the index on (user_id, created_at desc, id desc): the count, and the page's ids (the rows
+    /// before the page are skipped there, without reading them); then only the page's rows are read, by id.
+    /// </summary>
     [WolverineGet("/api/notifications")]
     [NonTransactional]
     public static async Task<Page<NotificationResponse>> Get(ClaimsPrincipal user, NotificationsDbContext db, int? page, int? pageSize, CancellationToken cancellationToken)
@@ -18,9 +22,16 @@ public static class ListNotificationsEndpoint
         var paging = Paging.From(page, pageSize);
         var mine = db.Notifications.AsNoTracking().Where(notification => notification.UserId == userId);
         var total = await mine.LongCountAsync(cancellationToken);
-        var items = await mine
+        // The page's ids are a subquery written inside the lambda, so that EF Core sends its offset and limit as
+        // parameters (one statement for every page); composed outside it they would be constants, a statement per page.
+        var (skip, take) = (paging.Skip, paging.PageSize);
+        var items = await db.Notifications.AsNoTracking()
+            .Where(notification => mine
+                .OrderByDescending(mineFirst => mineFirst.CreatedAt).ThenByDescending(mineFirst => mineFirst.Id)
+                .Skip(skip).Take(take)
+                .Select(onPage => onPage.Id)
+                .Contains(notification.Id))
             .OrderByDescending(notification => notification.CreatedAt).ThenByDescending(notification => notification.Id)
-            .Skip(paging.Skip).Take(paging.PageSize)
             .Select(notification => NotificationResponse.From(notification))
             .ToListAsync(cancellationToken);
         return new Page<NotificationResponse>(items, paging.Page, paging.PageSize, total);

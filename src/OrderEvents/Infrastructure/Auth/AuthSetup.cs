@@ -21,7 +21,10 @@ public static class AuthSetup
         var adminEmails = builder.Configuration.GetSection("Auth:AdminEmails").Get<string[]>()
                           ?? builder.Configuration["Auth:AdminEmails"]?.Split([',', ';'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
                           ?? [];
-        services.AddSingleton(new AdminEmails(adminEmails));
+        // Registering an address proves nothing about owning it: only Development grants the role by e-mail.
+        var development = builder.Environment.IsDevelopment();
+        services.AddSingleton(new DevelopmentAdminEmails(development ? adminEmails : []));
+        if (!development && adminEmails.Length > 0) services.AddHostedService<IgnoredAdminEmails>();
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<IPasswordHasher<User>, PasswordHasher<User>>();
         services.AddSingleton<TokenIssuer>();
@@ -56,10 +59,29 @@ public static class AuthSetup
         long.Parse(principal.FindFirstValue("sub") ?? throw new InvalidOperationException("The principal has no 'sub' claim"));
 }
 
-/// <summary>Users whose e-mail is listed in Auth__AdminEmails get the admin role at login.</summary>
-public sealed class AdminEmails(IEnumerable<string> emails)
+/// <summary>
+/// Development only: users whose e-mail is listed in Auth__AdminEmails get the admin role at login (a convenience for
+/// the flow page's fault buttons). Everywhere else this is empty and the role comes from <see cref="User.IsAdmin"/>,
+/// which only an operator sets (`admin-grant`).
+/// </summary>
+public sealed class DevelopmentAdminEmails(IEnumerable<string> emails)
 {
-    private readonly HashSet<string> _emails = emails.Select(e => e.Trim().ToLowerInvariant()).ToHashSet();
+    private readonly HashSet<string> _emails = emails.Select(User.NormalizeEmail).ToHashSet();
 
-    public bool Contains(string email) => _emails.Contains(email.ToLowerInvariant());
+    public bool Contains(string email) => _emails.Contains(User.NormalizeEmail(email));
+}
+
+/// <summary>Auth__AdminEmails set outside Development grants nothing; the operator who set it reads why at start-up.</summary>
+public sealed class IgnoredAdminEmails(ILogger<IgnoredAdminEmails> logger, IHostEnvironment environment) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        logger.LogWarning(
+            "Auth__AdminEmails is ignored in the {Environment} environment (it grants the admin role in Development only): " +
+            "registering an address proves nothing about owning it. Give a registered user the admin role with " +
+            "`dotnet OrderEvents.dll admin-grant --email <address>`.", environment.EnvironmentName);
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }

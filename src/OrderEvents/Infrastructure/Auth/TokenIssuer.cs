@@ -11,7 +11,7 @@ namespace OrderEvents.Infrastructure.Auth;
 /// endpoint, and this with it, while mapping routes, also for `help` or `describe`, which never validate the settings
 /// (the host's start does, and a missing signing key stops it).
 /// </remarks>
-public sealed class TokenIssuer(IOptions<JwtSettings> options, AdminEmails admins, TimeProvider clock)
+public sealed class TokenIssuer(IOptions<JwtSettings> options, DevelopmentAdminEmails developmentAdmins, TimeProvider clock)
 {
     private readonly JsonWebTokenHandler _handler = new();
 
@@ -31,7 +31,7 @@ public sealed class TokenIssuer(IOptions<JwtSettings> options, AdminEmails admin
             [
                 new Claim(JwtRegisteredClaimNames.Sub, user.Id.ToString()),
                 new Claim(JwtRegisteredClaimNames.Email, user.Email),
-                new Claim("role", admins.Contains(user.Email) ? AuthSetup.AdminRole : AuthSetup.UserRole),
+                new Claim("role", user.IsAdmin || developmentAdmins.Contains(user.Email) ? AuthSetup.AdminRole : AuthSetup.UserRole),
             ]),
         });
         return (token, (int)settings.TokenLifetime.TotalSeconds);
