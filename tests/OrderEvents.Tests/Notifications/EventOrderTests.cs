@@ -132,7 +132,8 @@ public sealed class EventOrderTests(AppFixture fixture) : IntegrationContext(fix
         // The batch as Wolverine would hand it over: ORDER_PAID arrived first, ORDER_CREATED right behind it.
         await using (var scope = Host.Services.CreateAsyncScope())
             await NotifyUsersHandler.Handle([records[1], records[0]], scope.ServiceProvider.GetRequiredService<NotificationsDbContext>(),
-                Store, TimeProvider.System, Fixture.Logs.CreateLogger(nameof(NotifyUsersHandler)), CancellationToken.None);
+                Store, scope.ServiceProvider.GetRequiredService<Wolverine.IMessageContext>(), Host.Services.GetRequiredService<Wolverine.Runtime.IWolverineRuntime>(),
+                TimeProvider.System, Fixture.Logs.CreateLogger(nameof(NotifyUsersHandler)), CancellationToken.None);
 
         await OrderNotifications.ShouldFollowTheLog(Fixture.ConnectionString, records[0].OrderId, 2);
         Fixture.Logs.Entries.ShouldNotContain(e => e.Message.Contains("arrived before its predecessors"), "the batch had no gap: no log read");

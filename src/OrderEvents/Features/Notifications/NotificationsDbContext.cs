@@ -18,6 +18,8 @@ public sealed class NotificationsDbContext(DbContextOptions<NotificationsDbConte
 
     public DbSet<Notification> Notifications => Set<Notification>();
 
+    public DbSet<DeadLetteredEvent> DeadLetteredEvents => Set<DeadLetteredEvent>();
+
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
         modelBuilder.HasDefaultSchema(Schema);
@@ -40,6 +42,22 @@ public sealed class NotificationsDbContext(DbContextOptions<NotificationsDbConte
             notification.HasIndex(n => new { n.OrderId, n.Version });
             // Serves "my notifications, newest first"; the id breaks ties so paging never repeats or skips a row.
             notification.HasIndex(n => new { n.UserId, n.CreatedAt, n.Id }).IsDescending(false, true, true);
+        });
+        modelBuilder.Entity<DeadLetteredEvent>(deadLettered =>
+        {
+            deadLettered.ToTable("dead_lettered_events");
+            deadLettered.HasKey(d => d.EventId);
+            deadLettered.Property(d => d.EventId).HasColumnName("event_id").ValueGeneratedNever();
+            deadLettered.Property(d => d.OrderId).HasColumnName("order_id");
+            deadLettered.Property(d => d.UserId).HasColumnName("user_id");
+            deadLettered.Property(d => d.Version).HasColumnName("version");
+            deadLettered.Property(d => d.EventType).HasColumnName("event_type").HasMaxLength(64);
+            deadLettered.Property(d => d.SqlState).HasColumnName("sql_state").HasMaxLength(5);
+            deadLettered.Property(d => d.ConstraintName).HasColumnName("constraint_name");
+            deadLettered.Property(d => d.Message).HasColumnName("message");
+            deadLettered.Property(d => d.DeadLetteredAt).HasColumnName("dead_lettered_at");
+            // The fill-in looks up the held-back orders' dead-lettered events.
+            deadLettered.HasIndex(d => new { d.OrderId, d.Version });
         });
         // Lets Wolverine enlist its inbox/outbox rows in this context's transaction.
         modelBuilder.MapWolverineEnvelopeStorage(WolverineSchema);

@@ -1,5 +1,6 @@
 using JasperFx.Core;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Diagnostics;
 using OrderEvents.Features.Orders;
 using OrderEvents.Infrastructure.Hosting;
 using OrderEvents.Infrastructure.Postgres;
@@ -17,7 +18,10 @@ public static class NotificationsModule
             (services, options) => options.UseNpgsql(
                 // The same pool as Marten and Wolverine (same connection string and defaults).
                 PostgresConnectionDefaults.Apply(services.GetRequiredService<PostgresConnection>().ConnectionString),
-                npgsql => npgsql.MigrationsHistoryTable("__ef_migrations_history", NotificationsDbContext.Schema)),
+                npgsql => npgsql.MigrationsHistoryTable("__ef_migrations_history", NotificationsDbContext.Schema))
+                // A failing query is logged by whoever handles the exception; EF Core's own Error doubled every line
+                // (and a batch setting a refused record aside expects several).
+                .ConfigureWarnings(warnings => warnings.Log((CoreEventId.QueryIterationFailed, LogLevel.Debug))),
             NotificationsDbContext.WolverineSchema);
 
         // Migrations are applied at start-up only when asked (the development host and docker-compose do); else by the
@@ -28,11 +32,12 @@ public static class NotificationsModule
         // Notifications are stored a batch at a time (NotifyUsersHandler): the events that arrive within a few
         // milliseconds, up to 500, become one insert and one commit. Each event waits in the durable inbox until its
         // batch committed, so nothing is lost in between. Batches run one at a time, in arrival order, which keeps
-        // each order's events in order.
+        // each order's events in order. The batcher keeps each batch's records at hand for the handler.
         builder.Services.ConfigureWolverine(opts => opts.BatchMessagesOf<OrderEvent>(batching =>
         {
             batching.BatchSize = 500;
             batching.TriggerTime = 5.Milliseconds();
+            batching.Batcher = new NotificationBatcher();
         }).Sequential());
 
         // Live stream (GET /api/notifications/stream): one LISTEN connection per instance, shared by its streams.

@@ -3,6 +3,8 @@ using Marten;
 using Microsoft.EntityFrameworkCore;
 using OrderEvents.Features.Orders;
 using OrderEvents.Infrastructure.Telemetry;
+using Wolverine;
+using Wolverine.Runtime;
 
 namespace OrderEvents.Features.Notifications;
 
@@ -21,7 +23,7 @@ namespace OrderEvents.Features.Notifications;
 /// the log's event ids, so the late records are absorbed later by the primary key as duplicates.
 /// </para>
 /// </summary>
-public static class NotifyUsersHandler
+public static partial class NotifyUsersHandler
 {
     /// <summary>
     /// Normally one statement: an idempotent insert keyed by the event id, guarded by the ordering check (see
@@ -34,18 +36,27 @@ public static class NotifyUsersHandler
     /// its own query session, outside that transaction). The batch's events are marked handled in the inbox right after
     /// that commit, by the durable receiver: Wolverine 6.62's middleware marks in the transaction only the envelope
     /// being handled, here the batch itself, which lives in memory (its update finds no row).
+    /// A batch PostgreSQL failed runs again (MessagingSetup) and sets aside the records it refuses on their own:
+    /// <see cref="StoreSettingRefusedRecordsAsideAsync"/>.
     /// </summary>
     public static async Task Handle(
-        OrderEvent[] events, NotificationsDbContext db, IDocumentStore orderLog, TimeProvider clock, ILogger logger, CancellationToken cancellationToken)
+        OrderEvent[] events, NotificationsDbContext db, IDocumentStore orderLog, IMessageContext messaging, IWolverineRuntime runtime,
+        TimeProvider clock, ILogger logger, CancellationToken cancellationToken)
     {
-        // Each event's own trace ends at its receive span (which continues the producer's); the batch is a trace of its own.
-        Activity.Current?.SetTag("messaging.batch.message_count", events.Length);
+        // Each event's own trace ends at its receive span (which continues the producer's); the batch is a trace of its
+        // own, linked to each of them, so an order's trace leads to the batch that stored its notification.
+        var records = NotificationBatcher.MembersOf(events);
+        var span = WolverineTracing.MessageActivity(messaging.Envelope);
+        span?.SetTag("messaging.batch.message_count", events.Length);
+        LinkToEventTraces(span, records);
+
         var known = new List<NotificationRow>(events.Length);
-        foreach (var orderEvent in events)
+        for (var i = 0; i < events.Length; i++)
         {
+            var orderEvent = events[i];
             if (Notification.MessageFor(orderEvent) is { } message)
             {
-                known.Add(new NotificationRow(orderEvent, message));
+                known.Add(new NotificationRow(orderEvent, message, records.Count == events.Length ? records[i] : null));
                 continue;
             }
 
@@ -57,22 +68,39 @@ public static class NotifyUsersHandler
         if (known.Count == 0) return;
 
         var now = clock.GetUtcNow();
-        var outcome = await StoreUnlessHeldBackAsync(db, known, now, cancellationToken);
+        var stored = messaging.Envelope is { Attempts: > 1 }
+            ? await StoreSettingRefusedRecordsAsideAsync(db, orderLog, messaging, runtime, known, now, logger, cancellationToken)
+            : await StoreAsync(db, orderLog, known, now, logger, cancellationToken);
+        foreach (var row in stored) OrderEventsMetrics.NotificationStored(row.Event.EventType, row.Event.Timestamp, now);
+    }
+
+    /// <summary>Links the batch span to the context each record carried: the span that published it, in the order's trace.</summary>
+    private static void LinkToEventTraces(Activity? span, IReadOnlyList<Envelope> records)
+    {
+        if (span is null) return;
+        foreach (var record in records)
+            if (record.ParentId is { } parent && ActivityContext.TryParse(parent, null, out var context))
+                span.AddLink(new ActivityLink(context));
+    }
+
+    /// <summary>The fast path, and the slow path when an event would run ahead of its predecessors: the rows it stored.</summary>
+    private static async Task<List<NotificationRow>> StoreAsync(
+        NotificationsDbContext db, IDocumentStore orderLog, IReadOnlyList<NotificationRow> rows, DateTimeOffset now, ILogger logger, CancellationToken cancellationToken)
+    {
+        var outcome = await StoreUnlessHeldBackAsync(db, rows, now, cancellationToken);
         var heldBack = outcome.Where(row => !row.Stored).Select(row => row.Id).ToHashSet();
-        var candidates = known;
-        IReadOnlyCollection<Guid> inserted = outcome.Where(row => row.Stored).Select(row => row.Id).ToList();
+        IReadOnlyList<NotificationRow> candidates = rows;
+        var inserted = outcome.Where(row => row.Stored).Select(row => row.Id).ToHashSet();
         if (heldBack.Count > 0)
         {
-            var predecessors = await MissingPredecessorsAsync(orderLog, known.Where(row => heldBack.Contains(row.Event.EventId)).ToList(), logger, cancellationToken);
-            candidates = [.. predecessors, .. known];
-            inserted = await StoreAsync(db, candidates, now, cancellationToken);
+            var predecessors = await MissingPredecessorsAsync(db, orderLog, rows.Where(row => heldBack.Contains(row.Event.EventId)).ToList(), logger, cancellationToken);
+            candidates = [.. predecessors, .. rows];
+            inserted = (await InsertAsync(db, candidates, now, cancellationToken)).ToHashSet();
         }
 
         if (inserted.Count < candidates.Count)
             logger.LogDebug("{Skipped} of {Count} events were already turned into notifications (redeliveries)", candidates.Count - inserted.Count, candidates.Count);
-        var stored = inserted.ToHashSet();
-        foreach (var row in candidates)
-            if (stored.Remove(row.Event.EventId)) OrderEventsMetrics.NotificationStored(row.Event.EventType, row.Event.Timestamp, now);
+        return candidates.Where(row => inserted.Remove(row.Event.EventId)).ToList();
     }
 
     /// <summary>
@@ -132,7 +160,7 @@ public static class NotifyUsersHandler
     /// versions, and each event is stored once.
     /// </para>
     /// </summary>
-    private static async Task<List<Guid>> StoreAsync(
+    private static async Task<List<Guid>> InsertAsync(
         NotificationsDbContext db, IReadOnlyList<NotificationRow> rows, DateTimeOffset now, CancellationToken cancellationToken)
     {
         var (ids, users, types, messages, orders, versions) = Columns(rows);
@@ -150,15 +178,19 @@ public static class NotifyUsersHandler
     /// <summary>
     /// Reads the held-back events' orders from the order log (Marten's event store, the same PostgreSQL) and returns
     /// each order's logged events below its highest held-back version, as records with the log's event ids and
-    /// versions. A held-back record the log does not know (another producer's event, an order that is not in this
-    /// log) is stored as is, after whatever predecessors the log holds: the partition is never blocked, and the
-    /// warning names it.
+    /// versions, skipping dead-lettered ones (storing them again would bring their refusal back to every later event of
+    /// their order). A held-back record the log does not know (another producer's event, an order that is not in this
+    /// log) is stored as is, after whatever predecessors the log holds: the partition is never blocked, and the warning
+    /// names it.
     /// </summary>
     private static async Task<List<NotificationRow>> MissingPredecessorsAsync(
-        IDocumentStore orderLog, IReadOnlyList<NotificationRow> heldBack, ILogger logger, CancellationToken cancellationToken)
+        NotificationsDbContext db, IDocumentStore orderLog, IReadOnlyList<NotificationRow> heldBack, ILogger logger, CancellationToken cancellationToken)
     {
         var highestHeld = heldBack.GroupBy(row => row.Event.OrderId).ToDictionary(g => g.Key, g => g.Max(row => row.Event.Version!.Value));
-        var keys = highestHeld.Keys.Select(Order.StreamKeyOf).ToArray();
+        var orderIds = highestHeld.Keys.ToArray();
+        var deadLettered = (await EntityFrameworkQueryableExtensions.ToListAsync(
+            db.DeadLetteredEvents.Where(dead => orderIds.Contains(dead.OrderId)).Select(dead => dead.EventId), cancellationToken)).ToHashSet();
+        var keys = orderIds.Select(Order.StreamKeyOf).ToArray();
         await using var session = orderLog.QuerySession();
         var orders = (await session.LoadManyAsync<Order>(cancellationToken, keys)).ToDictionary(order => order.Id);
         var logged = await Marten.QueryableExtensions.ToListAsync(session.Events.QueryAllRawEvents()
@@ -169,9 +201,9 @@ public static class NotifyUsersHandler
         foreach (var stored in logged)
         {
             if (stored.Data is not IOrderEvent data || !orders.TryGetValue(long.Parse(stored.StreamKey!), out var order)) continue;
-            if (stored.Version >= highestHeld[order.Id]) continue;
+            if (stored.Version >= highestHeld[order.Id] || deadLettered.Contains(stored.Id)) continue;
             var record = OrderEvent.For(order, data, stored.Id, stored.Version);
-            predecessors.Add(new NotificationRow(record, Notification.MessageFor(record)!));
+            predecessors.Add(new NotificationRow(record, Notification.MessageFor(record)!, Record: null));
         }
 
         var loggedIds = logged.Select(stored => stored.Id).ToHashSet();
@@ -179,16 +211,17 @@ public static class NotifyUsersHandler
         {
             var orderEvent = row.Event;
             var before = predecessors.Count(p => p.Event.OrderId == orderEvent.OrderId && p.Event.Version < orderEvent.Version);
+            var skipped = logged.Count(stored => deadLettered.Contains(stored.Id) && stored.StreamKey == Order.StreamKeyOf(orderEvent.OrderId) && stored.Version < orderEvent.Version);
             using (logger.BeginScope(new Dictionary<string, object> { ["orderId"] = orderEvent.OrderId, ["eventId"] = orderEvent.EventId }))
             {
                 if (loggedIds.Contains(orderEvent.EventId))
                     logger.LogInformation(
-                        "Event {EventId} (version {Version} of order {OrderId}) arrived before its predecessors: storing the {Count} earlier events from the order log first",
-                        orderEvent.EventId, orderEvent.Version, orderEvent.OrderId, before);
+                        "Event {EventId} (version {Version} of order {OrderId}) arrived before its predecessors: storing the {Count} earlier events from the order log first ({Skipped} dead-lettered, skipped)",
+                        orderEvent.EventId, orderEvent.Version, orderEvent.OrderId, before, skipped);
                 else
                     logger.LogWarning(
-                        "Event {EventId} (version {Version} of order {OrderId}) is not in the order log and its predecessors are missing; stored as is after the {Count} earlier events the log holds",
-                        orderEvent.EventId, orderEvent.Version, orderEvent.OrderId, before);
+                        "Event {EventId} (version {Version} of order {OrderId}) is not in the order log and its predecessors are missing; stored as is after the {Count} earlier events the log holds ({Skipped} dead-lettered, skipped)",
+                        orderEvent.EventId, orderEvent.Version, orderEvent.OrderId, before, skipped);
             }
         }
 
@@ -203,7 +236,8 @@ public static class NotifyUsersHandler
         rows.Select(row => row.Event.OrderId).ToArray(),
         rows.Select(row => row.Event.Version).ToArray());
 
-    private sealed record NotificationRow(OrderEvent Event, string Message);
+    /// <summary>An event to store, its text, and the record it arrived in (null for a predecessor read from the log).</summary>
+    private sealed record NotificationRow(OrderEvent Event, string Message, Envelope? Record);
 }
 
 /// <summary>A row of the batch's first statement: stored now, or held back behind a missing predecessor.</summary>

@@ -1,9 +1,12 @@
 using JasperFx.Core;
 using JasperFx;
 using Npgsql;
+using OrderEvents.Features.Notifications;
 using OrderEvents.Features.Orders;
 using OrderEvents.Infrastructure.Hosting;
+using OrderEvents.Infrastructure.Postgres;
 using Wolverine;
+using Wolverine.Configuration;
 using Wolverine.EntityFrameworkCore;
 using Wolverine.ErrorHandling;
 using Wolverine.Runtime;
@@ -54,20 +57,14 @@ public static class MessagingSetup
             opts.Policies.UseDurableLocalQueues();
             opts.Policies.UseDurableOutboxOnAllSendingEndpoints();
             ConfigureRecovery(opts.Durability);
-            // PostgreSQL unavailable (Marten wraps Npgsql's errors): nothing may be dead-lettered for that. Retry in
-            // place (about a minute by default, see DatabaseRetrySettings); past that, pause the Kafka listeners (no
-            // more records into the inbox) and run the same batch again after the pause, for as long as the outage
-            // lasts. Its events stay in the durable inbox meanwhile, so a restart takes them up too.
+            // Any PostgreSQL error (Marten wraps Npgsql's) is the database's until shown otherwise: nothing may be
+            // dead-lettered for it. Retry in place (about a minute by default, see DatabaseRetrySettings); past that, pause
+            // the Kafka listeners (no more records into the inbox) and run the same batch again after the pause, for as
+            // long as it lasts. Its events stay in the durable inbox meanwhile, so a restart takes them up too. A retried
+            // batch sets aside a record PostgreSQL refuses on its own (NotifyUsersHandler), so that never loops here.
             opts.OnException(exception => exception is NpgsqlException || exception.InnerException is NpgsqlException)
                 .RetryWithCooldown(databaseRetry.Delays)
-                .Then.CustomActionIndefinitely(async (runtime, lifecycle, exception) =>
-                {
-                    foreach (var listener in runtime.Endpoints.ActiveListeners().Where(agent => agent.Uri.Scheme == "kafka"))
-                        _ = listener.PauseAsync(databaseRetry.Pause);
-                    await Task.Delay(databaseRetry.Pause, runtime.Cancellation);
-                    // In place, not requeued: a requeued batch would run after the batches queued behind it.
-                    await lifecycle.RetryExecutionNowAsync();
-                }, $"pause the Kafka listeners for {databaseRetry.Pause}, then run the batch again");
+                .Then.CustomActionIndefinitely(PauseThenRun(databaseRetry), $"pause the Kafka listeners for {databaseRetry.Pause}, then run the batch again");
 
             if (kafka.Enabled) UseKafka(opts, kafka, brokers, reassignedPartitions);
             else
@@ -77,6 +74,20 @@ public static class MessagingSetup
         }, ExtensionDiscovery.ManualOnly);
         return builder;
     }
+
+    /// <summary>Pauses the Kafka listeners, waits, then runs the same batch again; the Error names the cause each time.</summary>
+    private static Func<IWolverineRuntime, IEnvelopeLifecycle, Exception, ValueTask> PauseThenRun(DatabaseRetrySettings databaseRetry) =>
+        async (runtime, lifecycle, exception) =>
+        {
+            runtime.Logger.LogError(exception,
+                "A database error outlasted the retries; the Kafka listeners pause for {Pause}, then the same batch runs again: {Cause}",
+                databaseRetry.Pause, exception is NotificationsRefusedException ? exception.Message : DatabaseOutage.Describe(exception));
+            foreach (var listener in runtime.Endpoints.ActiveListeners().Where(agent => agent.Uri.Scheme == "kafka"))
+                _ = listener.PauseAsync(databaseRetry.Pause);
+            await Task.Delay(databaseRetry.Pause, runtime.Cancellation);
+            // In place, not requeued: a requeued batch would run after the batches queued behind it.
+            await lifecycle.RetryExecutionNowAsync();
+        };
 
     /// <summary>
     /// How fast a crashed node's work is taken over. Wolverine's defaults wait a minute before declaring a node dead,
@@ -119,7 +130,11 @@ public static class MessagingSetup
         // Topics are created by whoever runs the broker (docker-compose, ops, the development host), never by the app:
         // `resources setup` must not try CreateTopics (the development host's broker does not implement it).
         var kafkaTransport = opts.Transports.GetOrCreate<KafkaTransport>();
-        kafkaTransport.Topics[KafkaSettings.DeadLetterTopic].IsExternallyOwned = true;
+        var deadLetterTopic = kafkaTransport.Topics[KafkaSettings.DeadLetterTopic];
+        deadLetterTopic.IsExternallyOwned = true;
+        // NotifyUsersHandler dead-letters a record PostgreSQL refuses through the outbox, in the transaction that stores
+        // the rest of its batch (Wolverine's own Kafka dead-lettering produces directly, outside any transaction).
+        deadLetterTopic.Mode = EndpointMode.Durable;
 
         opts.PublishMessage<OrderEvent>()
             .ToKafkaTopic(KafkaSettings.OrderEventsTopic)

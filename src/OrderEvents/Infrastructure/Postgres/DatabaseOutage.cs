@@ -3,7 +3,10 @@ using Npgsql;
 
 namespace OrderEvents.Infrastructure.Postgres;
 
-/// <summary>Recognises "PostgreSQL is unreachable or going away" anywhere in an exception chain (Marten wraps Npgsql).</summary>
+/// <summary>
+/// Tells PostgreSQL failures apart anywhere in an exception chain (Marten wraps Npgsql): "unreachable or going away"
+/// (<see cref="IsOutage"/>) or "refused a row because of its values" (<see cref="RowRefusal"/>).
+/// </summary>
 public static class DatabaseOutage
 {
     /// <summary>Seconds a client is asked to wait (Retry-After) when the database is unavailable.</summary>
@@ -24,6 +27,27 @@ public static class DatabaseOutage
         }
 
         return false;
+    }
+
+    /// <summary>
+    /// The PostgreSQL error in the chain that one row's values can cause, or null: SQLSTATE class 22 (data exception),
+    /// 23 (integrity constraint violation) or P0 (raised by a PL/pgSQL trigger). Anything else (a missing table, a
+    /// revoked permission, a deadlock, a lost connection) is about the database, never about one record.
+    /// </summary>
+    public static PostgresException? RowRefusal(Exception? exception)
+    {
+        for (var current = exception; current is not null; current = current.InnerException)
+            if (current is PostgresException { SqlState: ['2', '2' or '3', ..] or ['P', '0', ..] } postgres) return postgres;
+        return null;
+    }
+
+    /// <summary>What PostgreSQL said, for an operator: SQLSTATE, the constraint and table it names, its message.</summary>
+    public static string Describe(Exception exception)
+    {
+        for (var current = exception; current is not null; current = current.InnerException)
+            if (current is PostgresException postgres)
+                return $"SQLSTATE {postgres.SqlState} ({postgres.ConstraintName ?? postgres.ColumnName ?? "-"} on {postgres.SchemaName}.{postgres.TableName}): {postgres.MessageText}";
+        return $"{exception.GetType().Name}: {exception.Message}";
     }
 
     // 08: connection exceptions; 57P01-03: admin/crash shutdown, cannot connect now; 53300: too many connections.

@@ -1,0 +1,149 @@
+using System.Globalization;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage;
+using Npgsql;
+using OrderEvents.Features.Orders;
+using OrderEvents.Infrastructure.Kafka;
+using OrderEvents.Infrastructure.Postgres;
+using Weasel.Core;
+using Wolverine;
+using Wolverine.Kafka;
+using Wolverine.RDBMS;
+using Wolverine.Runtime;
+using Wolverine.Transports;
+
+namespace OrderEvents.Features.Notifications;
+
+public static partial class NotifyUsersHandler
+{
+    private const string Savepoint = "notifications";
+
+    /// <summary>
+    /// A batch run again after PostgreSQL failed it. Each step runs under a savepoint of Wolverine's transaction, so a
+    /// row refusal (<see cref="DatabaseOutage.RowRefusal"/>) undoes only its own statement:
+    /// <list type="number">
+    /// <item>the whole batch (after an outage, that is all it takes);</item>
+    /// <item>a control: a notification of a user outside the batch, inserted again "on conflict do nothing" and rolled
+    /// back. PostgreSQL checks constraints before the conflict, so a refused control means the table refuses rows it
+    /// accepted before: the database's fault, for the operator, and nothing is dead-lettered;</item>
+    /// <item>halves of the batch (sorted by user, order, version), down to the records refused on their own. Each is
+    /// remembered at once (the fill-in of a later event of its order skips it) and dead-lettered in this transaction,
+    /// with everything else stored. Every record refused and no control row to try: the database's fault too.</item>
+    /// </list>
+    /// </summary>
+    private static async Task<List<NotificationRow>> StoreSettingRefusedRecordsAsideAsync(
+        NotificationsDbContext db, Marten.IDocumentStore orderLog, IMessageContext messaging, IWolverineRuntime runtime,
+        IReadOnlyList<NotificationRow> rows, DateTimeOffset now, ILogger logger, CancellationToken cancellationToken)
+    {
+        var transaction = db.Database.CurrentTransaction!;
+        var stored = new List<NotificationRow>();
+        var refused = new List<(NotificationRow Row, PostgresException Refusal)>();
+        if (await TryAsync(() => StoreAllAsync(rows)) is not { } refusal) return stored;
+
+        var users = rows.Select(row => row.Event.UserId).Distinct().ToArray();
+        var controlRows = 0;
+        // A WITH holding an insert must stay the statement's top level: no Single() composed into the query.
+        if (await TryAsync(async () => controlRows = (await db.Database.SqlQuery<int>($"""
+                with control as (
+                  select id, user_id, type, message, order_id, version, created_at from notifications.notifications
+                   where user_id <> all({users}) limit 1
+                ), again as (
+                  insert into notifications.notifications (id, user_id, type, message, order_id, version, created_at)
+                  select * from control on conflict (id) do nothing
+                )
+                select count(*)::int as "Value" from control
+                """).ToListAsync(cancellationToken)).Single(), keep: false) is { } controlRefusal)
+            throw new NotificationsRefusedException(rows.Count, "it also refuses a notification it already holds", controlRefusal);
+
+        await IsolateAsync([.. rows.OrderBy(row => row.Event.UserId).ThenBy(row => row.Event.OrderId).ThenBy(row => row.Event.Version)], refusal);
+        if (controlRows == 0 && refused.Count == rows.Count)
+            throw new NotificationsRefusedException(rows.Count, "every record was refused and the table holds no other user's notification to try", refusal);
+        foreach (var (row, why) in refused) await DeadLetterAsync(db, messaging, runtime, row, why, logger, cancellationToken);
+        return stored;
+
+        async Task StoreAllAsync(IReadOnlyList<NotificationRow> group) =>
+            stored.AddRange(await StoreAsync(db, orderLog, group, now, logger, cancellationToken));
+
+        async Task IsolateAsync(List<NotificationRow> group, PostgresException groupRefusal)
+        {
+            if (group.Count == 1)
+            {
+                refused.Add((group[0], groupRefusal));
+                var e = group[0].Event;
+                await db.Database.ExecuteSqlAsync($"""
+                    insert into notifications.dead_lettered_events (event_id, order_id, user_id, version, event_type, sql_state, constraint_name, message, dead_lettered_at)
+                    values ({e.EventId}, {e.OrderId}, {e.UserId}, {e.Version}, {e.EventType}, {groupRefusal.SqlState}, {groupRefusal.ConstraintName}, {groupRefusal.MessageText}, {now})
+                    on conflict (event_id) do update set sql_state = excluded.sql_state, constraint_name = excluded.constraint_name,
+                      message = excluded.message, dead_lettered_at = excluded.dead_lettered_at
+                    """, cancellationToken);
+                return;
+            }
+
+            foreach (var half in new[] { group[..(group.Count / 2)], group[(group.Count / 2)..] })
+                if (await TryAsync(() => StoreAllAsync(half)) is { } halfRefusal) await IsolateAsync(half, halfRefusal);
+        }
+
+        async Task<PostgresException?> TryAsync(Func<Task> statement, bool keep = true)
+        {
+            await transaction.CreateSavepointAsync(Savepoint, cancellationToken);
+            PostgresException? rowRefusal = null;
+            try { await statement(); }
+            catch (Exception exception) when (DatabaseOutage.RowRefusal(exception) is { } caught) { rowRefusal = caught; }
+            if (rowRefusal is not null || !keep) await transaction.RollbackToSavepointAsync(Savepoint, cancellationToken);
+            // Released every time, so the savepoints do not nest deeper with every attempt.
+            await transaction.ReleaseSavepointAsync(Savepoint, cancellationToken);
+            return rowRefusal;
+        }
+    }
+
+    /// <summary>
+    /// Where the record came from, in this transaction: order-events.dlq through the outbox (Wolverine's own Kafka
+    /// dead-lettering produces outside any transaction), with the headers Wolverine's dead-lettering writes; or, from the
+    /// local queue (Kafka off), out of the inbox into Wolverine's dead-letter storage, with Wolverine's own SQL.
+    /// </summary>
+    private static async Task DeadLetterAsync(
+        NotificationsDbContext db, IMessageContext messaging, IWolverineRuntime runtime, NotificationRow row, PostgresException refusal,
+        ILogger logger, CancellationToken cancellationToken)
+    {
+        var (orderEvent, record) = (row.Event, row.Record!);
+        if (record.Destination?.Scheme == "kafka")
+        {
+            var failure = new Envelope { Destination = record.Destination, PartitionId = record.PartitionId, Offset = record.Offset };
+            DeadLetterQueueConstants.StampFailureMetadata(failure, refusal, runtime.DurabilitySettings.DeadLetterFingerprinter);
+            var topic = KafkaEndpointUri.Topic(KafkaSettings.DeadLetterTopic);
+            await messaging.EndpointFor(topic).SendRawMessageAsync(record.Data!, typeof(OrderEvent), envelope =>
+            {
+                envelope.Destination = topic; // left unset by SendRawMessageAsync; the outbox needs it
+                envelope.PartitionKey = orderEvent.OrderId.ToString(CultureInfo.InvariantCulture);
+                envelope.ContentType = "application/json";
+                foreach (var (key, value) in failure.Headers) envelope.Headers[key] = value;
+            });
+        }
+        else
+        {
+            var store = (IMessageDatabase)runtime.Storage;
+            var command = new DbCommandBuilder(db.Database.GetDbConnection());
+            command.Append($"delete from {store.TableNameFor(DatabaseConstants.IncomingTable)} where id = ");
+            command.AppendParameter(record.Id);
+            command.Append(" and received_at = ");
+            command.AppendParameter(record.Destination?.ToString() ?? "");
+            // A dead letter an earlier attempt of this batch wrote for the same envelope is replaced.
+            command.Append($"; delete from {store.TableNameFor(DatabaseConstants.DeadLetterTable)} where id = ");
+            command.AppendParameter(record.Id);
+            command.Append(";");
+            DatabasePersistence.ConfigureDeadLetterCommands(runtime.DurabilitySettings, record, refusal, command, store);
+            await db.Database.GetDbConnection().ExecuteNonQueryAsync(command, db.Database.CurrentTransaction!.GetDbTransaction(), cancellationToken);
+        }
+
+        using (logger.BeginScope(new Dictionary<string, object> { ["orderId"] = orderEvent.OrderId, ["eventId"] = orderEvent.EventId }))
+            logger.LogError(
+                "Dead-lettered event {EventId} ({EventType}, version {Version} of order {OrderId}): PostgreSQL refuses its notification, {Cause}. " +
+                "The rest of the batch was stored; re-drive the record once the cause is fixed",
+                orderEvent.EventId, orderEvent.EventType, orderEvent.Version, orderEvent.OrderId, DatabaseOutage.Describe(refusal));
+    }
+}
+
+/// <summary>PostgreSQL refuses a batch's notifications and the table is at fault: MessagingSetup treats it as an outage.</summary>
+public sealed class NotificationsRefusedException(int count, string why, PostgresException refusal) : Exception(
+    $"PostgreSQL refuses the notifications of a batch of {count} and the fault is the database's, not the records': {why}; " +
+    $"{DatabaseOutage.Describe(refusal)}. Nothing is dead-lettered", refusal);
