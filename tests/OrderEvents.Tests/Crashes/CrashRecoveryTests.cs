@@ -9,12 +9,15 @@ using Xunit.Abstractions;
 namespace OrderEvents.Tests.Crashes;
 
 /// <summary>
-/// The product's promise under SIGKILL: the built app is killed in the middle of a burst of orders, once at least
+/// The product's promise under SIGKILL: the app is killed in the middle of a burst of orders, once at least
 /// <see cref="KillAfter"/> orders were answered 201 (fewer fails the test), with work provably pending at the kill
 /// (unsent outbox envelopes or logged events without a notification, read from PostgreSQL before the restart). After
 /// the recovery every order answered 201 is stored, and every stored order has exactly one ORDER_CREATED
-/// notification. Recovery times are printed (the targets are in seconds; the deadlines here only catch a minute-long
-/// wait or a loss).
+/// notification. Recovery times are printed. Against a standalone broker the app is the published service (Release, its
+/// pre-generated handler code, as it ships) and the recovery targets are asserted: everything notified within
+/// <see cref="RestartDeadline"/> (the target, 5 s, is not met yet) of the restart command, a dead node's outbox sent by the survivor within
+/// <see cref="TakeoverTarget"/> of the kill. The default run (the development host, Debug, embedded broker) only has to
+/// recover within <see cref="RecoveryDeadline"/>.
 /// </summary>
 [Trait("Category", "Crashes")]
 [Trait("Category", "Faults")]
@@ -28,6 +31,19 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output)
     private const int BurstLimit = 1000;
 
     private static readonly TimeSpan RecoveryDeadline = TimeSpan.FromSeconds(45);
+
+    /// <summary>Restart after a kill, standalone broker: issue 22's target for "every event notified after the restart command".</summary>
+    private static readonly TimeSpan RestartTarget = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// What the test asserts today: the target is not met (7.4–7.9 s measured, 4.6 s of it the restarted service's own
+    /// start-up, the rest its predecessor's staleness), so the assertion keeps the measured figure with a margin for a
+    /// loaded CI machine; the output prints both.
+    /// </summary>
+    private static readonly TimeSpan RestartDeadline = TimeSpan.FromSeconds(12);
+
+    /// <summary>Two nodes, one killed: the survivor has sent the dead node's outbox this long after the kill.</summary>
+    private static readonly TimeSpan TakeoverTarget = TimeSpan.FromSeconds(8);
 
     [Fact]
     public async Task killed_mid_burst_on_the_embedded_broker_every_stored_order_gets_its_notification_after_the_restart()
@@ -58,23 +74,26 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output)
         var database = await TestPostgres.CreateDatabaseAsync();
         var log = new EventLog(database);
         await using var broker = await StandaloneBroker.StartAsync();
-        var settings = Settings(database, broker, "crash-" + Guid.NewGuid().ToString("N")[..8]);
+        var settings = AppProcess.ServiceSettings(Settings(database, broker, "crash-" + Guid.NewGuid().ToString("N")[..8]));
+        var service = await PublishedApp.AssemblyPathAsync();
 
         IReadOnlyCollection<long> accepted;
-        await using (var app = await AppProcess.ServeAsync(settings, "app", output))
+        await using (var app = await AppProcess.ServeAsync(settings, "app", output, assembly: service))
         {
             accepted = await BurstThenKill(app, await Tokens(app));
         }
 
         await AssertWorkWasPending(log);
-        await using var restarted = await Restart(settings, out var restartedAt);
+        (await log.UnsentOutbox()).ShouldBeGreaterThan(0, "the outbox held nothing at the kill: the restart would have nothing to recover");
+        await using var restarted = await Restart(settings, out var restartedAt, service);
         var answering = DateTime.UtcNow - restartedAt;
         var outboxEmpty = await WaitFor(async () => await log.UnsentOutbox() == 0, restartedAt);
         var recovered = await log.WaitUntilEveryEventIsNotified(restartedAt, RecoveryDeadline);
-        output.WriteLine($"Outbox sent {outboxEmpty?.TotalSeconds:0.0} s and every event notified {recovered?.TotalSeconds:0.0} s after the restart (the app answered HTTP after {answering.TotalSeconds:0.0} s)");
+        output.WriteLine($"Outbox sent {outboxEmpty?.TotalSeconds:0.0} s and every event notified {recovered?.TotalSeconds:0.0} s after the restart (the app answered HTTP after {answering.TotalSeconds:0.0} s; target {RestartTarget.TotalSeconds:0} s, asserted {RestartDeadline.TotalSeconds:0} s)");
 
         outboxEmpty.ShouldNotBeNull($"the dead node's outbox was not sent in time:\n{restarted.Output}");
         recovered.ShouldNotBeNull($"events still without a notification:\n{restarted.Output}");
+        recovered.GetValueOrDefault().ShouldBeLessThanOrEqualTo(RestartDeadline, $"everything notified {recovered.GetValueOrDefault().TotalSeconds:0.0} s after the restart:\n{restarted.Output}");
         await AssertEveryAcceptedOrderStoredAndNotifiedOnce(log, accepted);
     }
 
@@ -85,10 +104,13 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output)
         var log = new EventLog(database);
         await using var broker = await StandaloneBroker.StartAsync();
         var group = "pair-" + Guid.NewGuid().ToString("N")[..8];
-        var settings = Settings(database, broker, group);
+        var settings = AppProcess.ServiceSettings(Settings(database, broker, group));
+        var service = await PublishedApp.AssemblyPathAsync();
 
-        await using var survivor = await AppProcess.ServeAsync(settings, "survivor", output);
-        await using var victim = await AppProcess.ServeAsync(settings, "victim", output);
+        await using var survivor = await AppProcess.ServeAsync(settings, "survivor", output, assembly: service);
+        await using var victim = await AppProcess.ServeAsync(settings, "victim", output, assembly: service);
+        var victimNode = await NodeNumber(victim);
+        (await NodeNumber(survivor)).ShouldNotBe(victimNode);
         var tokens = await Tokens(survivor);
 
         // Load on both; the victim dies mid-burst while the survivor keeps taking orders.
@@ -96,13 +118,25 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output)
         var survivorLoad = Burst(survivor, tokens, KillAfter, survivorAccepted.Add);
         var victimAccepted = await BurstThenKill(victim, tokens);
         var killedAt = DateTime.UtcNow;
+        // The victim's own unsent envelopes, read before the survivor can declare it dead (that takes seconds).
+        var victimOutbox = await log.OutboxOwnedBy(victimNode);
+        output.WriteLine($"at the kill: {victimOutbox.Count} unsent outbox envelopes owned by the victim (node {victimNode})");
+        victimOutbox.ShouldNotBeEmpty($"the victim (node {victimNode}) had nothing in its outbox at the kill: the takeover would prove nothing");
         await AssertWorkWasPending(log);
         await survivorLoad;
         survivorAccepted.Count.ShouldBe(KillAfter, "the survivor refused orders while the victim died");
 
+        var victimOutboxSent = await WaitFor(async () => (await log.StillInOutbox(victimOutbox)).Count == 0, killedAt);
         var outboxEmpty = await WaitFor(async () => await log.UnsentOutbox() == 0, killedAt);
         var recovered = await log.WaitUntilEveryEventIsNotified(killedAt, RecoveryDeadline);
-        output.WriteLine($"Orphaned outbox sent {outboxEmpty?.TotalSeconds:0.0} s, every event notified {recovered?.TotalSeconds:0.0} s after the kill");
+        output.WriteLine($"The victim's outbox sent by the survivor {victimOutboxSent?.TotalSeconds:0.0} s, every event notified {recovered?.TotalSeconds:0.0} s after the kill (target {TakeoverTarget.TotalSeconds:0} s)");
+        victimOutboxSent.ShouldNotBeNull($"the victim's outbox was not sent by the survivor:\n{survivor.Output}");
+        victimOutboxSent.GetValueOrDefault().ShouldBeLessThanOrEqualTo(TakeoverTarget, $"the survivor took {victimOutboxSent.GetValueOrDefault().TotalSeconds:0.0} s to send the victim's outbox:\n{survivor.Output}");
+        // Sent by the survivor: the only live node ejected the victim's node and released its envelopes, and each of them
+        // went through Kafka into the durable inbox.
+        survivor.Lines.ShouldContain(line => line.Contains("Ejected stale node") && line.Contains($"(assigned node number {victimNode})"),
+            $"the survivor never ejected the victim's node {victimNode}:\n{survivor.Output}");
+        (await log.Received(victimOutbox)).Count.ShouldBe(victimOutbox.Count, "envelopes of the victim's outbox that never reached the inbox");
 
         // A new order after the takeover is handled by the survivor, whichever partition it lands on.
         var takeoverProbe = DateTime.UtcNow;
@@ -149,10 +183,18 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output)
         return settings;
     }
 
-    private Task<AppProcess> Restart(IReadOnlyDictionary<string, string?> settings, out DateTime restartedAt)
+    private Task<AppProcess> Restart(IReadOnlyDictionary<string, string?> settings, out DateTime restartedAt, string? assembly = null)
     {
         restartedAt = DateTime.UtcNow;
-        return AppProcess.ServeAsync(settings, "app (restarted)", output);
+        return AppProcess.ServeAsync(settings, "app (restarted)", output, assembly: assembly);
+    }
+
+    /// <summary>The node number Wolverine gave the app (the owner_id of its inbox and outbox rows), from its start-up log.</summary>
+    private static async Task<int> NodeNumber(AppProcess app)
+    {
+        const string announcement = "Wolverine assigned node id for envelope persistence is ";
+        var line = await app.WaitForLineAsync(l => l.Contains(announcement), TimeSpan.FromSeconds(30), "its node number");
+        return int.Parse(line[(line.IndexOf(announcement, StringComparison.Ordinal) + announcement.Length)..].Trim().TrimEnd('.'));
     }
 
     private async Task<List<string>> Tokens(AppProcess app)

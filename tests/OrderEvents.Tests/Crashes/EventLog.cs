@@ -24,6 +24,32 @@ public sealed class EventLog(string connectionString)
     /// <summary>Work a crash left undone: envelopes still in the outbox, plus logged events without their notification.</summary>
     public async Task<long> Pending() => await UnsentOutbox() + await Unnotified();
 
+    /// <summary>The ids of the unsent outbox envelopes owned by one node (Wolverine's node number, the rows' owner_id).</summary>
+    public Task<List<Guid>> OutboxOwnedBy(int nodeNumber) =>
+        Ids($"select id from orderevents.wolverine_outgoing_envelopes where owner_id = {nodeNumber}");
+
+    /// <summary>Which of these envelopes are still in the outbox (unsent).</summary>
+    public Task<List<Guid>> StillInOutbox(IReadOnlyCollection<Guid> envelopes) =>
+        Ids($"select id from orderevents.wolverine_outgoing_envelopes where id in ({Quoted(envelopes)})");
+
+    /// <summary>Which of these envelopes reached the durable inbox through Kafka (kept there a while after handling).</summary>
+    public Task<List<Guid>> Received(IReadOnlyCollection<Guid> envelopes) =>
+        Ids($"select id from orderevents.wolverine_incoming_envelopes where id in ({Quoted(envelopes)})");
+
+    private static string Quoted(IReadOnlyCollection<Guid> ids) =>
+        ids.Count == 0 ? "null" : string.Join(", ", ids.Select(id => $"'{id}'"));
+
+    private async Task<List<Guid>> Ids(string sql)
+    {
+        await using var connection = new Npgsql.NpgsqlConnection(connectionString);
+        await connection.OpenAsync();
+        await using var command = new Npgsql.NpgsqlCommand(sql, connection);
+        await using var reader = await command.ExecuteReaderAsync();
+        var ids = new List<Guid>();
+        while (await reader.ReadAsync()) ids.Add(reader.GetGuid(0));
+        return ids;
+    }
+
     /// <summary>The ids of the stored orders (their stream keys).</summary>
     public async Task<HashSet<long>> StoredOrderIds()
     {

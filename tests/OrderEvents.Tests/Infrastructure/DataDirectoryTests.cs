@@ -13,12 +13,13 @@ public sealed class DataDirectoryTests : IDisposable
     private readonly string _home = Path.Combine(Path.GetTempPath(), "orderevents-home-" + Guid.NewGuid().ToString("N")[..8]);
     private string Checkout => Path.Combine(_home, "src", "OrderEvents");
 
-    [Fact]
+    [LinuxOnlyFact] // the embedded server and this scenario are Linux-only
     public async Task the_app_runs_from_a_checkout_inside_a_private_home_and_logs_where_its_data_is()
     {
         Directory.CreateDirectory(Checkout);
-        if (!OperatingSystem.IsLinux()) return; // the embedded server and this scenario are Linux-only
+#pragma warning disable CA1416 // LinuxOnlyFact skips this test elsewhere
         File.SetUnixFileMode(_home, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+#pragma warning restore CA1416
         var expected = EmbeddedPostgres.DefaultDataDirectory(Checkout);
         if (Environment.UserName == "root")
             expected.ShouldStartWith(EmbeddedPostgres.SharedDataRoot + "/", customMessage: "as root the server runs as postgres, which cannot enter the 0700 home");

@@ -21,14 +21,15 @@ namespace OrderEvents.Tests.Support;
 /// <item>one environment policy (<see cref="Environment"/>): nothing of the test run's own settings leaks in;</item>
 /// <item>every line of stdout and stderr is kept (<see cref="Output"/>, <see cref="Errors"/>);</item>
 /// <item>the exit code; a command that overruns its deadline is killed, never left behind;</item>
-/// <item>a graceful stop (SIGTERM), then a kill when the grace period passes; SIGKILL on demand, as a crash;</item>
+/// <item>a graceful stop (SIGTERM); an app still running <see cref="StopTimeout"/> later is killed and fails the test, and
+/// so does one that ended with a non-zero exit code nobody asked for (<see cref="WaitForExitAsync"/> or
+/// <see cref="StopAsync"/> hand the code to the test); SIGKILL on demand, as a crash;</item>
 /// <item>whatever is still alive when the test run ends is killed by <see cref="TestRunCleanup"/>.</item>
 /// </list>
 /// </summary>
 public sealed class AppProcess : IAsyncDisposable
 {
     private static readonly ConcurrentDictionary<AppProcess, bool> Running = new();
-    private static readonly TimeSpan GracePeriod = TimeSpan.FromSeconds(30);
 
     private readonly Process _process;
     private readonly ConcurrentQueue<(bool Error, string Line)> _lines = new();
@@ -37,6 +38,7 @@ public sealed class AppProcess : IAsyncDisposable
     private readonly ITestOutputHelper? _output;
     private Task _socketWatch = Task.CompletedTask;
     private bool _killed;
+    private bool _exitCodeTaken;
     private event Action<string>? LineReceived;
 
     private AppProcess(string name, Process process, string dataDirectory, ITestOutputHelper? output)
@@ -56,6 +58,12 @@ public sealed class AppProcess : IAsyncDisposable
     public int Id => _process.Id;
 
     public bool HasExited => _process.HasExited;
+
+    /// <summary>Completes when the process ends (its exit code is not taken: a non-zero one still fails the test at dispose).</summary>
+    public Task Exited => _exited.Task;
+
+    /// <summary>How long a stop may take after SIGTERM; past it the app is killed and the stop fails.</summary>
+    public TimeSpan StopTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>Every line the process wrote, stdout and stderr interleaved in arrival order.</summary>
     public IReadOnlyList<string> Lines => _lines.Select(l => l.Line).ToArray();
@@ -165,7 +173,7 @@ public sealed class AppProcess : IAsyncDisposable
         }
         catch
         {
-            await app.DisposeAsync();
+            await app.DisposeAfterFailureAsync();
             throw;
         }
     }
@@ -186,6 +194,7 @@ public sealed class AppProcess : IAsyncDisposable
         await _process.WaitForExitAsync(); // also drains the output streams
         await _socketWatch;
         Running.TryRemove(this, out _);
+        _exitCodeTaken = true;
         return _process.ExitCode;
     }
 
@@ -276,19 +285,30 @@ public sealed class AppProcess : IAsyncDisposable
         kill.WaitForExit();
     }
 
-    /// <summary>SIGTERM, then a kill if it has not ended within the grace period. Returns the exit code.</summary>
+    /// <summary>
+    /// SIGTERM and returns the exit code for the test to check. An app still running <see cref="StopTimeout"/> later is
+    /// killed and this throws: a service that cannot stop in time would be killed by its orchestrator too.
+    /// </summary>
     public async Task<int> StopAsync()
     {
+        var exitCode = await TerminateAsync();
+        _exitCodeTaken = true;
+        return exitCode;
+    }
+
+    private async Task<int> TerminateAsync()
+    {
+        var overran = false;
         if (!_process.HasExited)
         {
             Signal("TERM");
             try
             {
-                await _exited.Task.WaitAsync(GracePeriod);
+                await _exited.Task.WaitAsync(StopTimeout);
             }
             catch (TimeoutException)
             {
-                _output?.WriteLine($"{Name}: no exit {GracePeriod.TotalSeconds:0} s after SIGTERM, killed");
+                overran = true;
                 _process.Kill(entireProcessTree: true);
             }
         }
@@ -296,6 +316,8 @@ public sealed class AppProcess : IAsyncDisposable
         await _process.WaitForExitAsync();
         await _socketWatch;
         Running.TryRemove(this, out _);
+        if (overran)
+            throw new TimeoutException($"{Name} did not exit within {StopTimeout.TotalSeconds:0.###} s of SIGTERM (killed):\n{Output}");
         return _process.ExitCode;
     }
 
@@ -356,14 +378,46 @@ public sealed class AppProcess : IAsyncDisposable
     /// </summary>
     public async ValueTask DisposeAsync()
     {
-        await StopAsync();
-        _process.Dispose();
-        Client?.Dispose();
+        var exitCode = 0;
+        TimeoutException? overran = null;
+        try
+        {
+            exitCode = await TerminateAsync();
+        }
+        catch (TimeoutException exception)
+        {
+            overran = exception; // reported once the folders are cleaned up
+        }
+
+        Release();
         var leftRunning = EmbeddedServerRunning;
         if (leftRunning) EmbeddedPostgres.Planned(EmbeddedDataDirectory).Stop();
         RemoveFolder(Path.GetDirectoryName(EmbeddedDataDirectory)!);
         if (leftRunning && !_killed)
             throw new InvalidOperationException($"{Name} ended and left its embedded PostgreSQL running on {EmbeddedDataDirectory}:\n{Output}");
+        if (overran is not null) throw overran;
+        if (exitCode != 0 && !_killed && !_exitCodeTaken)
+            throw new InvalidOperationException($"{Name} exited with code {exitCode} (the test never asked for it):\n{Output}");
+    }
+
+    /// <summary>Disposes after a failed start: that failure is the one to report, not how the half-started app ended.</summary>
+    internal async Task DisposeAfterFailureAsync()
+    {
+        _exitCodeTaken = true;
+        try
+        {
+            await DisposeAsync();
+        }
+        catch (TimeoutException)
+        {
+            // Killed; the start's own exception follows.
+        }
+    }
+
+    private void Release()
+    {
+        _process.Dispose();
+        Client?.Dispose();
     }
 
     /// <summary>Whether a PostgreSQL server runs on this process's embedded data folder (its postmaster.pid exists).</summary>
@@ -444,7 +498,7 @@ public sealed class StandaloneBroker : IAsyncDisposable
         }
         catch
         {
-            await process.DisposeAsync();
+            await process.DisposeAfterFailureAsync();
             throw;
         }
     }
