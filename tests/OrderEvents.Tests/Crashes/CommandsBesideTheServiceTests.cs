@@ -4,7 +4,6 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using Confluent.Kafka;
-using Confluent.Kafka.Admin;
 using OrderEvents.Infrastructure.Kafka;
 using OrderEvents.Tests.Support;
 using Wolverine.Transports;
@@ -15,9 +14,9 @@ namespace OrderEvents.Tests.Crashes;
 /// <summary>
 /// The maintenance commands (`replay`, `dlq-list`, `dlq-redrive`) run beside the live service as an operator runs them:
 /// the service's own build and environment (the same ASPNETCORE_URLS, connection string, brokers and group), against a
-/// standalone broker. While a command runs, the live consumer group and Wolverine's node table are sampled; afterwards
-/// the ports it opened, the live service's log and the notifications are checked. A positive control at the end shows
-/// that the group sampler and the log do see a consumer that joins the group.
+/// standalone broker. While a command runs, Wolverine's node table is sampled; afterwards the ports it opened, the live
+/// service's log (a rebalance of the live group shows there: librdkafka's mock broker cannot describe groups) and the
+/// notifications are checked. A positive control at the end shows that the log does see a consumer joining the group.
 /// </summary>
 [Trait("Category", "Crashes")]
 [Collection(CrashCollection.Name)]
@@ -130,7 +129,6 @@ public sealed class CommandsBesideTheServiceTests(ITestOutputHelper output)
         private readonly ITestOutputHelper _output;
         private readonly Dictionary<string, string?> _settings;
         private readonly string _groupId;
-        private string[] _members = [];
         private int _firstLineOfTheCommands = -1;
 
         private LiveService(ITestOutputHelper output, string database, StandaloneBroker broker, AppProcess app, Dictionary<string, string?> settings, string groupId)
@@ -186,37 +184,26 @@ public sealed class CommandsBesideTheServiceTests(ITestOutputHelper output)
         }
 
         /// <summary>
-        /// Runs the command with the service's environment to its end (exit code 0), sampling the live consumer group and
-        /// Wolverine's nodes meanwhile: the same single member, the group stable, no node added, no port opened.
+        /// Runs the command with the service's environment to its end (exit code 0), sampling Wolverine's nodes meanwhile
+        /// (no node added) and watching its ports (none opened); the live group is checked through the service's log.
         /// </summary>
         public async Task<AppProcess> RunBesideAsync(params string[] arguments)
         {
-            using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = Broker.BootstrapServers }).Build();
-            if (_firstLineOfTheCommands < 0)
-            {
-                await App.WaitUntilAsync(async () => (await DescribeGroupAsync(admin)) is { State: ConsumerGroupState.Stable, Members.Length: 1 },
-                    Deadline, "the live consumer group to be stable with the service as its one member");
-                _members = (await DescribeGroupAsync(admin)).Members;
-                _firstLineOfTheCommands = App.Lines.Count;
-            }
+            if (_firstLineOfTheCommands < 0) _firstLineOfTheCommands = App.Lines.Count;
 
             var nodes = await NodesAsync();
             await using var command = AppProcess.Start(arguments, _settings, arguments[0], _output, assembly: BuiltApp.AssemblyPath);
-            var samples = new List<(ConsumerGroupState State, string[] Members, long Nodes)>();
+            var samples = new List<long>();
             do
             {
-                var group = await DescribeGroupAsync(admin);
-                samples.Add((group.State, group.Members, await NodesAsync()));
+                samples.Add(await NodesAsync());
                 await Task.Delay(20); // sampling interval: leaves the 2 cores to the command
             }
             while (!command.HasExited);
 
             (await command.WaitForExitAsync(Deadline)).ShouldBe(0, command.Output);
-            _output.WriteLine($"{arguments[0]}: {samples.Count} samples of the live group and the node table while it ran");
-            samples.Where(s => s.State != ConsumerGroupState.Stable || !s.Members.SequenceEqual(_members))
-                .Select(s => $"{s.State}: {string.Join(", ", s.Members)}")
-                .ShouldBeEmpty($"{arguments[0]} changed the live consumer group (member {_members.Single()})");
-            samples.Select(s => s.Nodes).Distinct().ShouldBe([nodes], $"{arguments[0]} ran a Wolverine node of its own");
+            _output.WriteLine($"{arguments[0]}: {samples.Count} samples of the node table while it ran");
+            samples.Distinct().ShouldBe([nodes], $"{arguments[0]} ran a Wolverine node of its own");
             command.ListeningPortsSeen.ShouldBeEmpty($"{arguments[0]} opened a port");
             // Positive control of the port sampler: it sees the live service's port.
             App.ListeningPortsSeen.ShouldContain(new Uri(App.BaseAddress).Port);
@@ -247,11 +234,11 @@ public sealed class CommandsBesideTheServiceTests(ITestOutputHelper output)
 
         /// <summary>
         /// Positive control: a consumer that does join the live group (as a command with a listener would) shows in the
-        /// samples (a second member or a rebalancing group) and in the live service's log (its partitions assigned again).
+        /// live service's log (its partitions assigned again).
         /// </summary>
         public async Task ProveTheWatchersSeeAConsumerJoiningAsync()
         {
-            using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = Broker.BootstrapServers }).Build();
+            var before = App.Lines.Count;
             using var intruder = new ConsumerBuilder<string, byte[]>(new ConsumerConfig
             {
                 BootstrapServers = Broker.BootstrapServers,
@@ -261,25 +248,11 @@ public sealed class CommandsBesideTheServiceTests(ITestOutputHelper output)
                 HeartbeatIntervalMs = 500,
             }).Build();
             intruder.Subscribe(KafkaSettings.OrderEventsTopic);
-            var seen = false;
             var deadline = DateTime.UtcNow + Deadline;
-            while (!seen && DateTime.UtcNow < deadline)
-            {
+            while (!App.Lines.Skip(before).Any(line => line.Contains(RebalanceLine)) && DateTime.UtcNow < deadline)
                 intruder.Consume(TimeSpan.FromMilliseconds(100)); // takes part in the join; commits nothing
-                var group = await DescribeGroupAsync(admin);
-                seen = group.State != ConsumerGroupState.Stable || !group.Members.SequenceEqual(_members);
-            }
-
-            seen.ShouldBeTrue("the group sampler did not see a consumer join the live group");
-            await App.WaitForLineAsync(line => line.Contains(RebalanceLine), Deadline, "the live service to log its new assignment");
+            App.Lines.Skip(before).ShouldContain(line => line.Contains(RebalanceLine), "the live service did not log the new assignment");
             intruder.Close();
-        }
-
-        private async Task<(ConsumerGroupState State, string[] Members)> DescribeGroupAsync(IAdminClient admin)
-        {
-            var group = (await admin.DescribeConsumerGroupsAsync([_groupId], new DescribeConsumerGroupsOptions { RequestTimeout = TimeSpan.FromSeconds(5) }))
-                .ConsumerGroupDescriptions.Single();
-            return (group.State, group.Members.Select(m => m.ConsumerId).Order().ToArray());
         }
 
         private async Task<long> NodesAsync() => (long)(await Sql.ScalarAsync(Database, "select count(*) from orderevents.wolverine_nodes"))!;

@@ -80,7 +80,8 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output)
         IReadOnlyCollection<long> accepted;
         await using (var app = await AppProcess.ServeAsync(settings, "app", output, assembly: service))
         {
-            accepted = await BurstThenKill(app, await Tokens(app));
+            // Killed at a moment the outbox holds envelopes: the restart must have something of its own to send.
+            accepted = await BurstThenKill(app, await Tokens(app), killWhen: async () => await log.UnsentOutbox() > 0);
         }
 
         await AssertWorkWasPending(log);
@@ -205,20 +206,30 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output)
     }
 
     /// <summary>
-    /// Places orders 16 at a time and SIGKILLs the app the moment <see cref="KillAfter"/> of them were answered 201.
-    /// Returns the id of every order answered 201, including those of requests in flight at the kill that still got
-    /// their answer. Fails when the burst ends without N orders accepted (the kill would not have been under load).
+    /// Places orders 16 at a time and SIGKILLs the app the moment <see cref="KillAfter"/> of them were answered 201 (and,
+    /// when given, <paramref name="killWhen"/> holds: polled while the burst goes on). Returns the id of every order
+    /// answered 201, including those of requests in flight at the kill that still got their answer. Fails when the burst
+    /// ends without N orders accepted (the kill would not have been under load).
     /// </summary>
-    private async Task<IReadOnlyCollection<long>> BurstThenKill(AppProcess app, IReadOnlyList<string> tokens)
+    private async Task<IReadOnlyCollection<long>> BurstThenKill(AppProcess app, IReadOnlyList<string> tokens, Func<Task<bool>>? killWhen = null)
     {
         var accepted = new ConcurrentBag<long>();
         var count = 0;
-        var kill = Task.CompletedTask;
+        var burstOver = false;
+        var enough = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var kill = Task.Run(async () =>
+        {
+            await enough.Task;
+            while (killWhen is not null && !Volatile.Read(ref burstOver) && !await killWhen()) { }
+            await app.KillAsync();
+        });
         await Burst(app, tokens, BurstLimit, id =>
         {
             accepted.Add(id);
-            if (Interlocked.Increment(ref count) == KillAfter) kill = app.KillAsync();
+            if (Interlocked.Increment(ref count) == KillAfter) enough.TrySetResult();
         });
+        Volatile.Write(ref burstOver, true);
+        enough.TrySetResult();
         await kill;
         accepted.Count.ShouldBeGreaterThanOrEqualTo(KillAfter, $"{app.Name} was never killed: the burst ended with only {accepted.Count} orders accepted");
         app.HasExited.ShouldBeTrue();

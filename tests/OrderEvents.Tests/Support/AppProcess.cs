@@ -125,7 +125,9 @@ public sealed class AppProcess : IAsyncDisposable
     {
         assembly ??= BuiltApp.DevHostPath;
         var dataDirectory = Path.Combine(Path.GetTempPath(), "orderevents-app-" + Guid.NewGuid().ToString("N")[..10], "postgres");
-        var start = new ProcessStartInfo("dotnet")
+        // A test run started in the background (`dotnet test &`) ignores SIGINT, and so would every app it starts: the
+        // .NET runtime keeps a signal ignored on entry. GNU env puts its default back, so Ctrl+C reaches the app as it would.
+        var start = new ProcessStartInfo(OperatingSystem.IsLinux() ? "env" : "dotnet")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -133,6 +135,7 @@ public sealed class AppProcess : IAsyncDisposable
             UseShellExecute = false,
             WorkingDirectory = workingDirectory ?? Path.GetDirectoryName(assembly)!,
         };
+        if (OperatingSystem.IsLinux()) foreach (var argument in (string[])["--default-signal=INT", "dotnet"]) start.ArgumentList.Add(argument);
         start.ArgumentList.Add(assembly);
         foreach (var argument in arguments) start.ArgumentList.Add(argument);
         foreach (var (key, value) in Environment(dataDirectory, settings))
