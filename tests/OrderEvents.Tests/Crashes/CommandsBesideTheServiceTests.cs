@@ -48,19 +48,25 @@ public sealed class CommandsBesideTheServiceTests(ITestOutputHelper output)
         live.AssertQuietSinceTheCommands();
 
         // On the partition: the event as first published, the replayed copy (same key, same event id), then the marker.
+        // A live node's recovery pass may take the replay's outbox row in the moment before the replay's own send deletes
+        // it: the copy is then on the topic twice, which the consumer absorbs (counted above). Read up to the marker.
         var records = new KafkaProbe(live.Broker.BootstrapServers).ReadUntil(KafkaSettings.OrderEventsTopic,
-            record => record.Message.Key == orderId.ToString(), count: 3);
-        records.Select(r => Encoding.UTF8.GetString(r.Message.Value).Contains(eventId.ToString()))
-            .ShouldBe([true, true, false], "first publication, replay, marker");
+            record => record.Message.Key == orderId.ToString(), count: 4, timeoutSeconds: 5);
+        var isTheEvent = records.Select(r => Encoding.UTF8.GetString(r.Message.Value).Contains(eventId.ToString())).ToList();
+        records.Count.ShouldBeInRange(3, 4, "first publication, the replayed copy (once, at most twice), marker");
+        isTheEvent.ShouldBe(Enumerable.Repeat(true, records.Count - 1).Append(false).ToList(), "first publication, the replayed copy, marker");
         records.Select(r => r.Offset.Value).ShouldBeInOrder();
         records.Select(r => r.Partition.Value).Distinct().ShouldHaveSingleItem();
         // The replayed copy is the record the live outbox made, byte for byte, with the headers the listener reads; its
         // envelope id is new (the live inbox does not take it for a redelivery of the same envelope).
-        records[1].Message.Value.ShouldBe(records[0].Message.Value);
         string Header(int record, string name) => Encoding.UTF8.GetString(records[record].Message.Headers.GetLastBytes(name));
-        Header(1, "message-type").ShouldBe(Header(0, "message-type"));
-        Header(1, "content-type").ShouldBe(Header(0, "content-type"));
-        Header(1, "id").ShouldNotBe(Header(0, "id"));
+        foreach (var copy in Enumerable.Range(1, records.Count - 2))
+        {
+            records[copy].Message.Value.ShouldBe(records[0].Message.Value);
+            Header(copy, "message-type").ShouldBe(Header(0, "message-type"));
+            Header(copy, "content-type").ShouldBe(Header(0, "content-type"));
+            Header(copy, "id").ShouldNotBe(Header(0, "id"));
+        }
 
         await live.ProveTheWatchersSeeAConsumerJoiningAsync();
     }

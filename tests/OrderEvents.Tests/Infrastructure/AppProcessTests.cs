@@ -61,6 +61,9 @@ public sealed class AppProcessTests
     {
         var broker = await StandaloneBroker.StartAsync();
         var ports = broker.BootstrapServers.Split(',').Select(address => int.Parse(address[(address.LastIndexOf(':') + 1)..])).ToList();
+        // The sampler polls: give it time to see the ports while the broker runs (a broken sampler never does).
+        await broker.Process.WaitUntilAsync(() => Task.FromResult(ports.All(port => broker.Process.ListeningPortsSeen.Contains(port))),
+            TimeSpan.FromSeconds(30), "the port sampler to see the broker's ports");
         (await broker.Process.StopAsync()).ShouldBe(0, broker.Process.Output);
         await broker.DisposeAsync();
         broker.Process.ListeningPortsSeen.ShouldNotBeEmpty("the sampler saw no listening port of a running broker");
