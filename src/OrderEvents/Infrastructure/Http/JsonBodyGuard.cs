@@ -16,11 +16,9 @@ using Wolverine.Http;
 namespace OrderEvents.Infrastructure.Http;
 
 /// <summary>
-/// Reads every Wolverine endpoint's JSON body in place of Wolverine's reader, parsing it once: a body that is too
-/// large (413), not UTF-8 JSON (415), not JSON, not an object, with an unknown field, a value of the wrong type, or a
-/// string PostgreSQL cannot store (NUL, lone surrogate, invalid UTF-8) gets a 400 naming the field in the API's words,
-/// logged without a stack trace, before any endpoint code runs. Wolverine's reader would answer some of these with its
-/// own wording (.NET type names) and log them as errors.
+/// Reads every Wolverine endpoint's JSON body in place of Wolverine's reader, which answers some bad bodies in .NET
+/// type names, logs them as errors and lets strings PostgreSQL cannot store through: here each is a 4xx naming the
+/// field in the API's words, logged without a stack trace, before any endpoint code runs (docs/api.md).
 /// </summary>
 public static class JsonBodyGuard
 {
@@ -60,10 +58,10 @@ public static class JsonBodyGuard
         !MediaTypeHeaderValue.TryParse(request.ContentType, out var media)
         || !(media.MediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase) || media.Suffix.Equals("json", StringComparison.OrdinalIgnoreCase))
         || !(media.Charset.Length == 0 || media.Charset.Equals("utf-8", StringComparison.OrdinalIgnoreCase))
-            ? Problem(StatusCodes.Status415UnsupportedMediaType, "Unsupported media type", "The request body must be JSON in UTF-8, sent with 'Content-Type: application/json'.")
+            ? Validation.Problem(StatusCodes.Status415UnsupportedMediaType, "Unsupported media type", "The request body must be JSON in UTF-8, sent with 'Content-Type: application/json'.")
             // As Wolverine's reader: an Accept header must allow a JSON answer.
             : request.GetTypedHeaders().Accept is { Count: > 0 } accept && !accept.Any(a => a.MediaType.Value is "*/*" || a.MediaType.Value?.Contains("json") == true)
-                ? Problem(StatusCodes.Status406NotAcceptable, "Not acceptable", "This endpoint answers in JSON: accept application/json.")
+                ? Validation.Problem(StatusCodes.Status406NotAcceptable, "Not acceptable", "This endpoint answers in JSON: accept application/json.")
                 : null;
 
     private static ProblemDetails? Parse<T>(ReadOnlySpan<byte> body, JsonSerializerOptions options, out T? value)
@@ -95,22 +93,15 @@ public static class JsonBodyGuard
         }
     }
 
-    private static ProblemDetails Problem(int status, string title, string detail) => new() { Status = status, Title = title, Detail = detail };
-
     private static ProblemDetails TooLarge() =>
-        Problem(StatusCodes.Status413PayloadTooLarge, "Request body too large", $"The request body may be at most {MaxBodyBytes / 1024} KB.");
+        Validation.Problem(StatusCodes.Status413PayloadTooLarge, "Request body too large", $"The request body may be at most {MaxBodyBytes / 1024} KB.");
 
     // null, an array, a string, a number, or an object whose field names are not valid text.
     private static ProblemDetails NotAnObject() => BadBody("The request body must be a JSON object with this request's fields.");
 
-    private static ProblemDetails BadBody(string detail) => Problem(StatusCodes.Status400BadRequest, "Unreadable request body", detail);
+    private static ProblemDetails BadBody(string detail) => Validation.Problem(StatusCodes.Status400BadRequest, "Unreadable request body", detail);
 
-    private static ValidationProblemDetails FieldError(string field, string message) =>
-        new(new Dictionary<string, string[]> { [field] = [message] })
-        {
-            Status = StatusCodes.Status400BadRequest,
-            Title = "One or more validation errors occurred.",
-        };
+    private static ValidationProblemDetails FieldError(string field, string message) => Validation.FieldErrors(new Dictionary<string, string[]> { [field] = [message] });
 
     private static async Task Reject(HttpContext context, ProblemDetails problem)
     {
