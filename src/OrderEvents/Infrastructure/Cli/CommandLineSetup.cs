@@ -6,8 +6,10 @@ using Wolverine;
 
 namespace OrderEvents.Infrastructure.Cli;
 
-/// <summary>What a command uses, from least to most: nothing but the configuration (or a broker named on its own), the
-/// database, the database and the broker beside the running service (`replay`), the whole running app.</summary>
+/// <summary>
+/// What a command uses, from least to most: the configuration alone (or a broker named on its own), the database, the
+/// database and the broker beside the running service (`replay`), the whole running app.
+/// </summary>
 public enum CommandNeeds
 {
     Nothing,

@@ -10,7 +10,6 @@ public static class SecretMasking
 
     private static readonly string[] SecretKeyParts = ["signingkey", "password", "secret", "apikey", "pwd"];
 
-    /// <summary>Whether the configuration key (e.g. "Jwt:SigningKey", "POSTGRES_PASSWORD") holds a secret.</summary>
     public static bool IsSecretKey(string key) =>
         SecretKeyParts.Any(part => key.Replace("_", "").Contains(part, StringComparison.OrdinalIgnoreCase));
 
