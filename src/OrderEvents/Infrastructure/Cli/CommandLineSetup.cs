@@ -72,18 +72,22 @@ public static class CommandLineSetup
     /// <summary>A host started without its PostgreSQL or broker (by a test harness, say) stops at once, naming them.</summary>
     public static WebApplicationBuilder RequireInfrastructure(this WebApplicationBuilder builder)
     {
-        // The first hosted service to start: before Marten or Wolverine connect anywhere.
+        // In the "starting" phase, before any StartAsync: Marten inserts its activator (schema set-up) ahead of us.
         builder.Services.Insert(0, ServiceDescriptor.Singleton<IHostedService>(services =>
             new RequiredSettingsCheck(services.GetRequiredService<IConfiguration>())));
         return builder;
     }
 
-    private sealed class RequiredSettingsCheck(IConfiguration configuration) : IHostedService
+    private sealed class RequiredSettingsCheck(IConfiguration configuration) : IHostedLifecycleService
     {
-        public Task StartAsync(CancellationToken cancellationToken) =>
+        public Task StartingAsync(CancellationToken cancellationToken) =>
             MissingSettings(configuration, CommandNeeds.RunningApp) is { } missing ? throw new InvalidOperationException(missing) : Task.CompletedTask;
 
+        public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+        public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+        public Task StoppingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
         public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+        public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
 
     /// <summary>

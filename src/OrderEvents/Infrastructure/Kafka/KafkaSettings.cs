@@ -1,5 +1,4 @@
 using System.ComponentModel.DataAnnotations;
-using Confluent.Kafka;
 
 namespace OrderEvents.Infrastructure.Kafka;
 
@@ -59,14 +58,4 @@ public sealed class KafkaSettings : IValidatableObject
                 $"Kafka:HeartbeatIntervalMs ({HeartbeatIntervalMs}) must be at most a third of Kafka:SessionTimeoutMs ({SessionTimeoutMs}).",
                 [nameof(HeartbeatIntervalMs)]);
     }
-
-    public void ApplyTo(ConsumerConfig consumer)
-    {
-        consumer.GroupId = GroupId;
-        consumer.FetchWaitMaxMs = FetchWaitMaxMs;
-        consumer.SessionTimeoutMs = SessionTimeoutMs;
-        consumer.HeartbeatIntervalMs = HeartbeatIntervalMs;
-    }
-
-    public void ApplyTo(ProducerConfig producer) => producer.LingerMs = LingerMs;
 }

@@ -117,13 +117,16 @@ public static class MessagingSetup
                 // The dead-letter producer shares this config: a ~1 MB poison record plus its exception headers exceeds
                 // librdkafka's default 1,000,000 bytes and could not be dead-lettered.
                 producer.MessageMaxBytes = KafkaSettings.MaxRecordBytes;
-                kafka.ApplyTo(producer);
+                producer.LingerMs = kafka.LingerMs;
             })
             .ConfigureConsumers(consumer =>
             {
                 // A new group reads the topic from its start: nothing published before its first run is missed.
                 consumer.AutoOffsetReset = Confluent.Kafka.AutoOffsetReset.Earliest;
-                kafka.ApplyTo(consumer);
+                consumer.GroupId = kafka.GroupId;
+                consumer.FetchWaitMaxMs = kafka.FetchWaitMaxMs;
+                consumer.SessionTimeoutMs = kafka.SessionTimeoutMs;
+                consumer.HeartbeatIntervalMs = kafka.HeartbeatIntervalMs;
             })
             .DeadLetterQueueTopicName(KafkaSettings.DeadLetterTopic);
         // Topics are created by whoever runs the broker, never by the app (the development host's broker has no CreateTopics).
