@@ -12,6 +12,7 @@ using Microsoft.AspNetCore.Mvc;
 using Microsoft.Net.Http.Headers;
 using Wolverine;
 using Wolverine.Http;
+using static OrderEvents.Infrastructure.Http.Validation;
 
 namespace OrderEvents.Infrastructure.Http;
 
@@ -58,10 +59,10 @@ public static class JsonBodyGuard
         !MediaTypeHeaderValue.TryParse(request.ContentType, out var media)
         || !(media.MediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase) || media.Suffix.Equals("json", StringComparison.OrdinalIgnoreCase))
         || !(media.Charset.Length == 0 || media.Charset.Equals("utf-8", StringComparison.OrdinalIgnoreCase))
-            ? Validation.Problem(StatusCodes.Status415UnsupportedMediaType, "Unsupported media type", "The request body must be JSON in UTF-8, sent with 'Content-Type: application/json'.")
+            ? Problem(StatusCodes.Status415UnsupportedMediaType, "Unsupported media type", "The request body must be JSON in UTF-8, sent with 'Content-Type: application/json'.")
             // As Wolverine's reader: an Accept header must allow a JSON answer.
             : request.GetTypedHeaders().Accept is { Count: > 0 } accept && !accept.Any(a => a.MediaType.Value is "*/*" || a.MediaType.Value?.Contains("json") == true)
-                ? Validation.Problem(StatusCodes.Status406NotAcceptable, "Not acceptable", "This endpoint answers in JSON: accept application/json.")
+                ? Problem(StatusCodes.Status406NotAcceptable, "Not acceptable", "This endpoint answers in JSON: accept application/json.")
                 : null;
 
     private static ProblemDetails? Parse<T>(ReadOnlySpan<byte> body, JsonSerializerOptions options, out T? value)
@@ -94,14 +95,15 @@ public static class JsonBodyGuard
     }
 
     private static ProblemDetails TooLarge() =>
-        Validation.Problem(StatusCodes.Status413PayloadTooLarge, "Request body too large", $"The request body may be at most {MaxBodyBytes / 1024} KB.");
+        Problem(StatusCodes.Status413PayloadTooLarge, "Request body too large", $"The request body may be at most {MaxBodyBytes / 1024} KB.");
 
     // null, an array, a string, a number, or an object whose field names are not valid text.
     private static ProblemDetails NotAnObject() => BadBody("The request body must be a JSON object with this request's fields.");
 
-    private static ProblemDetails BadBody(string detail) => Validation.Problem(StatusCodes.Status400BadRequest, "Unreadable request body", detail);
+    private static ProblemDetails BadBody(string detail) => Problem(StatusCodes.Status400BadRequest, "Unreadable request body", detail);
 
-    private static ValidationProblemDetails FieldError(string field, string message) => Validation.FieldErrors(new Dictionary<string, string[]> { [field] = [message] });
+    private static ValidationProblemDetails FieldError(string field, string message) =>
+        FieldErrors(new Dictionary<string, string[]> { [field] = [message] });
 
     private static async Task Reject(HttpContext context, ProblemDetails problem)
     {

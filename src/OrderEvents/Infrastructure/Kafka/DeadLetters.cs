@@ -64,9 +64,12 @@ public static class DeadLetters
         }).Build();
         foreach (var letter in letters)
         {
-            var from = Encoding.UTF8.GetBytes($"{KafkaSettings.DeadLetterTopic}/{letter.Partition}/{letter.Offset}");
+            var headers = new Headers
+            {
+                { RedrivenFromHeader, Encoding.UTF8.GetBytes($"{KafkaSettings.DeadLetterTopic}/{letter.Partition}/{letter.Offset}") },
+            };
             var delivered = await producer.ProduceAsync(KafkaSettings.OrderEventsTopic,
-                new Message<string?, byte[]> { Key = letter.Key, Value = letter.Value, Headers = new Headers { { RedrivenFromHeader, from } } });
+                new Message<string?, byte[]> { Key = letter.Key, Value = letter.Value, Headers = headers });
             if (delivered.Status != PersistenceStatus.Persisted)
                 throw new InvalidOperationException($"Re-driving {letter.Partition}/{letter.Offset} was not confirmed by the broker ({delivered.Status})");
         }

@@ -1,6 +1,6 @@
 using JasperFx.Core;
-using Microsoft.Extensions.Options;
 using JasperFx;
+using Microsoft.Extensions.Options;
 using Npgsql;
 using OrderEvents.Features.Notifications;
 using OrderEvents.Features.Orders;

@@ -56,7 +56,8 @@ public sealed class ReassignedPartitionOffsets : IHostedLifecycleService
             !shape.AgentType.IsInstanceOfType(agent)
                 ? $"The listening agent of {agent.Uri} is a {Name(agent.GetType())}, not a {Name(shape.AgentType)}: its listener cannot be reached."
                 : shape.AgentListener.GetValue(agent) is { } listener && !shape.ListenerType.IsInstanceOfType(listener)
-                    ? $"The listener of {agent.Uri} is a {Name(listener.GetType())}, not a {Name(shape.ListenerType)}: its offset committer cannot be found."
+                    ? $"The listener of {agent.Uri} is a {Name(listener.GetType())}, not a {Name(shape.ListenerType)}: " +
+                      "its offset committer cannot be found."
                     : null)
             .OfType<string>(),
     ];
@@ -123,7 +124,7 @@ public sealed class ReassignedPartitionOffsets : IHostedLifecycleService
             .Select(listener => shape.Committer.GetValue(listener))
             .FirstOrDefault();
 
-    /// <summary>The shape when every assumption holds; else one line per broken assumption: the member, what was expected and why, what was found.</summary>
+    /// <summary>The shape when every assumption holds; else per broken one the member, what was expected and why, what was found.</summary>
     private static (Shape? Shape, IReadOnlyList<string> Problems) Inspect(Type listenerType, Type agentType)
     {
         var problems = new List<string>();
@@ -140,11 +141,12 @@ public sealed class ReassignedPartitionOffsets : IHostedLifecycleService
             $"a readable public property that can hold a {Name(listenerType)}", agentListener);
 
         var consumer = listenerType.GetField("_consumer", Instance);
-        Expect(consumer?.FieldType == typeof(IConsumer<string, byte[]>), listenerType, "_consumer",
-            $"a field of type {Name(typeof(IConsumer<string, byte[]>))} (the consumer the assignment handler is given, to find its listener)", consumer);
+        Expect(consumer?.FieldType == typeof(IConsumer<string, byte[]>), listenerType, "_consumer", "a field of type " +
+            $"{Name(typeof(IConsumer<string, byte[]>))} (the consumer the assignment handler is given, to find its listener)", consumer);
 
         var committer = listenerType.GetField("_committer", Instance);
-        Expect(committer is { FieldType.IsValueType: false }, listenerType, "_committer", "a field holding the offset committer (a class)", committer);
+        Expect(committer is { FieldType.IsValueType: false }, listenerType, "_committer",
+            "a field holding the offset committer (a class)", committer);
         if (committer is null || committer.FieldType.IsValueType) return (null, problems);
 
         // The committer's `lock` statements are Monitor locks; a System.Threading.Lock would not exclude ours.
@@ -157,8 +159,10 @@ public sealed class ReassignedPartitionOffsets : IHostedLifecycleService
             .FirstOrDefault(type => type.IsGenericType && type.GetGenericTypeDefinition() == typeof(IDictionary<,>));
         var watermarkType = dictionary?.GetGenericArguments()[1];
         Expect(typeof(IDictionary).IsAssignableFrom(watermarks?.FieldType) && dictionary?.GetGenericArguments()[0] == typeof(TopicPartition),
-            committer.FieldType, "_watermarks", $"a dictionary (IDictionary and IDictionary<TopicPartition, _>) keyed by the {nameof(TopicPartition)}s the assignment handler is given", watermarks);
-        Expect(watermarkType is not { IsValueType: true }, committer.FieldType, "_watermarks", "watermarks of a class type (a struct would be reset in a copy)", watermarks);
+            committer.FieldType, "_watermarks", "a dictionary (IDictionary and IDictionary<TopicPartition, _>) keyed by the " +
+            $"{nameof(TopicPartition)}s the assignment handler is given", watermarks);
+        Expect(watermarkType is not { IsValueType: true }, committer.FieldType, "_watermarks",
+            "watermarks of a class type (a struct would be reset in a copy)", watermarks);
         if (watermarkType is null || watermarkType.IsValueType) return (null, problems);
 
         var seen = watermarkType.GetField("_seen", Instance);

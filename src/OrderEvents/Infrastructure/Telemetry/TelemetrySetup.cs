@@ -13,7 +13,10 @@ public static class TelemetrySetup
     /// <summary>Wolverine's ActivitySource; its Meter is "Wolverine:" + the Wolverine service name.</summary>
     public const string WolverineSource = "Wolverine";
 
-    /// <summary>OpenTelemetry traces, metrics and logs, exported over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set (standard OTEL_* variables).</summary>
+    /// <summary>
+    /// OpenTelemetry traces, metrics and logs, exported over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set (the exporter
+    /// reads the standard OTEL_* variables).
+    /// </summary>
     public static WebApplicationBuilder AddTelemetry(this WebApplicationBuilder builder)
     {
         // Every log line knows its trace: the ids go into the logging scope (shown where IncludeScopes is on).
