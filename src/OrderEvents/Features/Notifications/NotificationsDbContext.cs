@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Design;
 using Wolverine.EntityFrameworkCore;
@@ -6,8 +7,7 @@ namespace OrderEvents.Features.Notifications;
 
 /// <summary>
 /// The notification side's own store: an EF Core context on its own schema, with migrations in
-/// Features/Notifications/Migrations. It shares the database with the order side, and one thing more: when an event
-/// arrives before its predecessors, NotifyUsersHandler reads them from the order log (Marten's event store).
+/// Features/Notifications/Migrations. NotifyUsersHandler also reads the order log (Marten) for missing predecessors.
 /// </summary>
 public sealed class NotificationsDbContext(DbContextOptions<NotificationsDbContext> options) : DbContext(options)
 {
@@ -27,17 +27,12 @@ public sealed class NotificationsDbContext(DbContextOptions<NotificationsDbConte
         {
             notification.ToTable("notifications");
             // The event id: idempotency that never expires.
-            notification.HasKey(n => n.Id);
-            notification.Property(n => n.Id).HasColumnName("id").ValueGeneratedNever();
-            notification.Property(n => n.UserId).HasColumnName("user_id");
-            notification.Property(n => n.Type).HasColumnName("type").HasMaxLength(64);
-            notification.Property(n => n.Message).HasColumnName("message").HasMaxLength(500);
-            notification.Property(n => n.OrderId).HasColumnName("order_id");
-            notification.Property(n => n.CreatedAt).HasColumnName("created_at");
+            notification.Property(n => n.Id).ValueGeneratedNever();
+            notification.Property(n => n.Type).HasMaxLength(64);
+            notification.Property(n => n.Message).HasMaxLength(500);
             // The live stream's resume point; the insert trigger reassigns it under a per-user lock (migration).
-            notification.Property(n => n.Position).HasColumnName("position").UseIdentityByDefaultColumn();
+            notification.Property(n => n.Position).UseIdentityByDefaultColumn();
             notification.HasIndex(n => new { n.UserId, n.Position }).IsUnique();
-            notification.Property(n => n.Version).HasColumnName("version");
             // The ordering check of each batch: the highest version an order already has a notification for.
             notification.HasIndex(n => new { n.OrderId, n.Version });
             // Serves "my notifications, newest first"; the id breaks ties so paging never repeats or skips a row.
@@ -47,18 +42,15 @@ public sealed class NotificationsDbContext(DbContextOptions<NotificationsDbConte
         {
             deadLettered.ToTable("dead_lettered_events");
             deadLettered.HasKey(d => d.EventId);
-            deadLettered.Property(d => d.EventId).HasColumnName("event_id").ValueGeneratedNever();
-            deadLettered.Property(d => d.OrderId).HasColumnName("order_id");
-            deadLettered.Property(d => d.UserId).HasColumnName("user_id");
-            deadLettered.Property(d => d.Version).HasColumnName("version");
-            deadLettered.Property(d => d.EventType).HasColumnName("event_type").HasMaxLength(64);
-            deadLettered.Property(d => d.SqlState).HasColumnName("sql_state").HasMaxLength(5);
-            deadLettered.Property(d => d.ConstraintName).HasColumnName("constraint_name");
-            deadLettered.Property(d => d.Message).HasColumnName("message");
-            deadLettered.Property(d => d.DeadLetteredAt).HasColumnName("dead_lettered_at");
+            deadLettered.Property(d => d.EventId).ValueGeneratedNever();
+            deadLettered.Property(d => d.EventType).HasMaxLength(64);
+            deadLettered.Property(d => d.SqlState).HasMaxLength(5);
             // The fill-in looks up the held-back orders' dead-lettered events.
             deadLettered.HasIndex(d => new { d.OrderId, d.Version });
         });
+        // The handlers' SQL spells columns in snake case; Wolverine's envelope tables (below) name their own.
+        foreach (var property in modelBuilder.Model.GetEntityTypes().SelectMany(entity => entity.GetProperties()))
+            property.SetColumnName(JsonNamingPolicy.SnakeCaseLower.ConvertName(property.Name));
         // Lets Wolverine enlist its inbox/outbox rows in this context's transaction.
         modelBuilder.MapWolverineEnvelopeStorage(WolverineSchema);
     }
