@@ -29,10 +29,8 @@ public static class NotificationsModule
         if (builder.Configuration.GetValue("Notifications:MigrateOnStartup", false))
             builder.Services.AddHostedService<NotificationsMigrator>();
 
-        // Notifications are stored a batch at a time (NotifyUsersHandler): the events that arrive within a few
-        // milliseconds, up to 500, become one insert and one commit. Each event waits in the durable inbox until its
-        // batch committed, so nothing is lost in between. Batches run one at a time, in arrival order, which keeps
-        // each order's events in order. The batcher keeps each batch's records at hand for the handler.
+        // The events of a few milliseconds, up to 500, become one insert and one commit (NotifyUsersHandler). Batches
+        // run one at a time, in arrival order, which keeps each order's events in order.
         builder.Services.ConfigureWolverine(opts => opts.BatchMessagesOf<OrderEvent>(batching =>
         {
             batching.BatchSize = 500;

@@ -6,10 +6,7 @@ using Wolverine.Http;
 
 namespace OrderEvents.Features.Orders;
 
-/// <summary>
-/// The events of an order's stream: the permanent, ordered record of what happened to it. Each is stored with the
-/// event id that the Kafka record and the notification carry too (see <see cref="LoggedEvent"/>).
-/// </summary>
+/// <summary>An event of an order's stream, stored with the id its Kafka record carries (<see cref="LoggedEvent"/>).</summary>
 public interface IOrderEvent
 {
     DateTimeOffset At { get; }
@@ -41,15 +38,11 @@ public enum OrderStatus
 public sealed record OrderItem(long ProductId, int Quantity, decimal Price);
 
 /// <summary>
-/// The current state of one order: Marten's inline projection of the order's event stream, stored in the same
-/// transaction as each event, so reads and paging query a plain document. The stream key is the order number as
-/// text ("1042"); the API shows the number. Every change is an event (<see cref="OrderPlaced"/>,
-/// <see cref="OrderPaid"/>, <see cref="OrderCancelled"/>); the decisions about which change is allowed are
-/// <see cref="OrderDecisions"/> below.
+/// An order's current state: Marten's inline projection of its stream, stored with each event so reads query a plain
+/// document. The stream key is the order number as text ("1042"); the API shows the number.
 /// </summary>
 public sealed record Order
 {
-    /// <summary>The event stream's key: the order number as text.</summary>
     [Identity]
     public string StreamKey { get; init; } = "";
 
@@ -91,10 +84,7 @@ public sealed record OrderResponse(
         new(order.Id, order.UserId, order.TotalAmount, order.Status, order.CreatedAt, order.UpdatedAt, order.Items);
 }
 
-/// <summary>
-/// What may happen to an order, as pure functions of its current state (no I/O, unit-tested on their own).
-/// The only transitions are PENDING -> PAID and PENDING -> CANCELLED.
-/// </summary>
+/// <summary>What may happen to an order, as pure functions of its state: only PENDING -> PAID and PENDING -> CANCELLED.</summary>
 public static class OrderDecisions
 {
     /// <summary>Someone else's order is reported as missing (404, never 403), so ids reveal nothing.</summary>
