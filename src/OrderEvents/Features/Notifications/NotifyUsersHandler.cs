@@ -199,11 +199,7 @@ public static partial class NotifyUsersHandler
 
     /// <summary>An event to store, its text, and the record it arrived in (null for a predecessor read from the log).</summary>
     private sealed record NotificationRow(OrderEvent Event, string Message, Envelope? Record);
-}
 
-/// <summary>A row of the batch's first statement: stored now, or held back behind a missing predecessor.</summary>
-public sealed class StoredOrHeld
-{
-    public Guid Id { get; set; }
-    public bool Stored { get; set; }
+    /// <summary>A row of <see cref="InsertAsync"/>'s answer: stored now, or held back behind a missing predecessor.</summary>
+    private sealed record StoredOrHeld(Guid Id, bool Stored);
 }
