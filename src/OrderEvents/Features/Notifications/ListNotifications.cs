@@ -1,9 +1,6 @@
-using System.Security.Claims;
 using Microsoft.EntityFrameworkCore;
 using OrderEvents.Infrastructure.Auth;
 using OrderEvents.Infrastructure.Http;
-using Wolverine.Http;
-using Wolverine.Attributes;
 
 namespace OrderEvents.Features.Notifications;
 

@@ -2,14 +2,9 @@ using System.ComponentModel.DataAnnotations;
 using System.Globalization;
 using System.Net.ServerSentEvents;
 using System.Runtime.CompilerServices;
-using System.Security.Claims;
-using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using OrderEvents.Infrastructure.Auth;
-using Wolverine.Attributes;
-using Wolverine.Http;
 
 namespace OrderEvents.Features.Notifications;
 

@@ -1,15 +1,9 @@
-using System.Security.Claims;
 using FluentValidation;
 using Marten;
-using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.AspNetCore.Mvc;
 using OrderEvents.Features.Products;
 using OrderEvents.Infrastructure.Auth;
 using OrderEvents.Infrastructure.Http;
 using OrderEvents.Infrastructure.Telemetry;
-using Wolverine.Attributes;
-using Wolverine.Http;
-using Wolverine.Marten;
 
 namespace OrderEvents.Features.Orders;
 

@@ -1,11 +1,6 @@
-using System.Security.Claims;
 using Marten;
-using Microsoft.AspNetCore.Mvc;
 using OrderEvents.Infrastructure.Auth;
 using OrderEvents.Infrastructure.Http;
-using Wolverine.Http;
-using Wolverine.Marten;
-using Wolverine.Attributes;
 
 namespace OrderEvents.Features.Orders;
 

@@ -2,11 +2,9 @@ using JasperFx;
 using JasperFx.Events;
 using JasperFx.Events.Projections;
 using Marten;
-using Microsoft.AspNetCore.Mvc;
 using OrderEvents.Features.Products;
 using OrderEvents.Infrastructure.Http;
 using Wolverine;
-using Wolverine.Http;
 
 namespace OrderEvents.Features.Orders;
 

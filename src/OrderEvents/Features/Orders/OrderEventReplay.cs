@@ -1,6 +1,5 @@
 using JasperFx.Events;
 using Marten;
-using Wolverine.Marten;
 
 namespace OrderEvents.Features.Orders;
 

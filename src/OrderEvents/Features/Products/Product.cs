@@ -1,7 +1,5 @@
 using Marten;
-using Microsoft.AspNetCore.Mvc;
 using Microsoft.Net.Http.Headers;
-using Wolverine.Http;
 
 namespace OrderEvents.Features.Products;
 
