@@ -1,11 +1,5 @@
 using System.Diagnostics;
-using System.Net;
-using Alba;
-using OrderEvents.Features.Notifications;
-using OrderEvents.Infrastructure.Telemetry;
-using OrderEvents.Tests.Orders;
 using OrderEvents.Tests.Support;
-using static OrderEvents.Tests.Orders.OrderScenarios;
 
 namespace OrderEvents.Tests.Operations;
 
@@ -16,26 +10,14 @@ public sealed class BatchTraceLinkTests(AppFixture fixture) : IntegrationContext
     [Fact]
     public async Task the_batch_span_that_stored_an_orders_notification_links_to_the_orders_trace()
     {
-        var user = await RegisterAndLogin();
-        var since = DateTime.UtcNow;
-        var (_, result) = await TrackedHttpCall(s =>
-        {
-            s.PlaceOrder(user, Items((1, 1)));
-            s.StatusCodeShouldBe(HttpStatusCode.Created);
-        });
-        var orderId = (await result.Json()).GetProperty("id").GetInt64();
-        var trace = Fixture.Telemetry.Spans.SingleSpan(span =>
-            span.StartTimeUtc >= since && span.Kind == ActivityKind.Server && Equals(span.GetTagItem("order.id"), orderId), "the POST /api/orders span").TraceId;
+        var trace = (await PlaceTracedOrder()).Request.TraceId;
 
         // From the order's trace id to the batch: the one batch span with a link into that trace.
-        var spans = await Fixture.Telemetry.WaitForSpans(all => all.Any(span => IsBatch(span) && LinksTo(span, trace)), TrackingTimeout);
-        var batch = spans.SingleSpan(span => IsBatch(span) && LinksTo(span, trace), "a notification batch span linked to the order's trace");
+        var spans = await Fixture.Telemetry.WaitForSpans(all => all.Any(span => Spans.IsNotificationBatch(span) && LinksTo(span, trace)), TrackingTimeout);
+        var batch = spans.SingleSpan(span => Spans.IsNotificationBatch(span) && LinksTo(span, trace), "a notification batch span linked to the order's trace");
         batch.TraceId.ShouldNotBe(trace, "the batch is a trace of its own, linked, not a child");
         batch.Links.Count().ShouldBe(Convert.ToInt32(batch.GetTagItem("messaging.batch.message_count")), "one link per event of the batch");
     }
-
-    private static bool IsBatch(Activity span) =>
-        span.Source.Name == TelemetrySetup.WolverineSource && Equals(span.GetTagItem("message.handler"), typeof(NotifyUsersHandler).FullName);
 
     private static bool LinksTo(Activity span, ActivityTraceId trace) => span.Links.Any(link => link.Context.TraceId == trace);
 }

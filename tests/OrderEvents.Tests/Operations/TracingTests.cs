@@ -1,16 +1,12 @@
 using System.Diagnostics;
-using System.Net;
 using System.Text;
 using Confluent.Kafka;
 using Microsoft.Extensions.Logging;
-using OrderEvents.Features.Notifications;
 using OrderEvents.Features.Orders;
 using OrderEvents.Infrastructure.Kafka;
 using OrderEvents.Infrastructure.Telemetry;
-using OrderEvents.Tests.Orders;
 using OrderEvents.Tests.Support;
 using Wolverine.Tracking;
-using static OrderEvents.Tests.Orders.OrderScenarios;
 
 namespace OrderEvents.Tests.Operations;
 
@@ -21,37 +17,27 @@ public sealed class TracingTests(AppFixture fixture) : IntegrationContext(fixtur
     [Fact]
     public async Task an_order_is_one_trace_from_the_http_request_through_kafka_into_the_notification_handler()
     {
-        var user = await RegisterAndLogin();
-        var since = DateTime.UtcNow;
-        var (_, result) = await TrackedHttpCall(s =>
-        {
-            s.PlaceOrder(user, Items((1, 1)));
-            s.StatusCodeShouldBe(HttpStatusCode.Created);
-        });
-        var orderId = (await result.Json()).GetProperty("id").GetInt64();
-
-        var server = Fixture.Telemetry.Spans.SingleSpan(span =>
-            span.StartTimeUtc >= since && span.Kind == ActivityKind.Server && Equals(span.GetTagItem("order.id"), orderId), "the POST /api/orders span");
+        var (orderId, since, server) = await PlaceTracedOrder();
         server.GetTagItem("http.request.method").ShouldBe("POST");
         var trace = server.TraceId;
 
         // The record's receive span ends after the tracked session saw its batch succeed: wait for the spans to be exported.
         var spans = await Fixture.Telemetry.WaitForSpans(
-            all => all.Any(span => IsReceiveSpan(span) && span.TraceId == trace) && all.Any(IsBatchHandler), TrackingTimeout);
+            all => all.Any(span => Spans.IsRecordReceive(span) && span.TraceId == trace) && all.Any(Spans.IsNotificationBatch), TrackingTimeout);
         var wolverine = spans.Where(span => span.Source.Name == TelemetrySetup.WolverineSource && span.TraceId == trace).ToList();
 
         var send = wolverine.SingleSpan(span => span.Kind == ActivityKind.Producer, "an outbox send span");
         $"{send.GetTagItem("messaging.destination")}".ShouldContain(KafkaSettings.OrderEventsTopic);
         send.ParentSpanId.ShouldBe(server.SpanId);
         // The Kafka listener receives the record inside the request's trace: its parent is the request that published it.
-        var receive = wolverine.First(IsReceiveSpan);
+        var receive = wolverine.First(Spans.IsRecordReceive);
         receive.ParentSpanId.ShouldBe(server.SpanId);
         // Notifications are stored a batch at a time: one batch serves many traces, so it is a span of its own, tagged
         // with its size, and its database work (the one insert) is traced under it.
-        var batch = spans.Where(span => IsBatchHandler(span) && span.StartTimeUtc >= since).ToList();
-        batch.ShouldNotBeEmpty(SpanAssertions.Describe(spans));
+        var batch = spans.Where(span => Spans.IsNotificationBatch(span) && span.StartTimeUtc >= since).ToList();
+        batch.ShouldNotBeEmpty(Spans.Describe(spans));
         batch.ShouldAllBe(span => span.GetTagItem("messaging.batch.message_count") != null);
-        spans.ShouldContain(span => span.Source.Name == "Npgsql" && batch.Any(b => b.SpanId == span.ParentSpanId), SpanAssertions.Describe(spans));
+        spans.ShouldContain(span => span.Source.Name == "Npgsql" && batch.Any(b => b.SpanId == span.ParentSpanId), Spans.Describe(spans));
 
         // Background database polling is not traced on its own: every database span belongs to a request or a message.
         Fixture.Telemetry.Spans.ShouldNotContain(span => span.Source.Name == "Npgsql" && span.ParentSpanId == default);
@@ -84,8 +70,8 @@ public sealed class TracingTests(AppFixture fixture) : IntegrationContext(fixtur
                 await producer.ProduceAsync(KafkaSettings.OrderEventsTopic, message);
             }));
 
-        var spans = await Fixture.Telemetry.WaitForSpans(all => all.Any(span => IsReceiveSpan(span) && span.TraceId == upstream), TrackingTimeout);
-        var receive = spans.First(span => IsReceiveSpan(span) && span.TraceId == upstream);
+        var spans = await Fixture.Telemetry.WaitForSpans(all => all.Any(span => Spans.IsRecordReceive(span) && span.TraceId == upstream), TrackingTimeout);
+        var receive = spans.First(span => Spans.IsRecordReceive(span) && span.TraceId == upstream);
         receive.ParentSpanId.ShouldBe(upstreamSpan);
         (await NotificationsOf(user)).ShouldHaveSingleItem().OrderId.ShouldBe(4242);
     }
@@ -116,8 +102,8 @@ public sealed class TracingTests(AppFixture fixture) : IntegrationContext(fixtur
         warning.Scope["eventId"].ShouldBe(eventId);
         // Written by the batch that stored (here: skipped) it, so the trace is that batch's own: the one batch that ran
         // since the record was produced.
-        var spans = await Fixture.Telemetry.WaitForSpans(all => all.Any(span => IsBatchHandler(span) && span.StartTimeUtc >= since), TrackingTimeout);
-        var batch = spans.SingleSpan(span => IsBatchHandler(span) && span.StartTimeUtc >= since, "the batch that handled the record");
+        var spans = await Fixture.Telemetry.WaitForSpans(all => all.Any(span => Spans.IsNotificationBatch(span) && span.StartTimeUtc >= since), TrackingTimeout);
+        var batch = spans.SingleSpan(span => Spans.IsNotificationBatch(span) && span.StartTimeUtc >= since, "the batch that handled the record");
         warning.Scope.TryGetValue("TraceId", out var traceId).ShouldBeTrue("the log line has a TraceId in its scope");
         $"{traceId}".ShouldBe(batch.TraceId.ToHexString());
     }
@@ -127,23 +113,4 @@ public sealed class TracingTests(AppFixture fixture) : IntegrationContext(fixtur
         ActivityContext.TryParse(Encoding.UTF8.GetString(value), null, out var context)
             ? context.TraceId
             : null;
-
-    private static bool IsReceiveSpan(Activity span) =>
-        span.Source.Name == TelemetrySetup.WolverineSource && span.Kind == ActivityKind.Consumer && !IsBatchHandler(span);
-
-    private static bool IsBatchHandler(Activity span) =>
-        span.Source.Name == TelemetrySetup.WolverineSource && Equals(span.GetTagItem("message.handler"), typeof(NotifyUsersHandler).FullName);
-}
-
-internal static class SpanAssertions
-{
-    public static Activity SingleSpan(this IEnumerable<Activity> spans, Func<Activity, bool> match, string what)
-    {
-        var found = spans.Where(match).ToList();
-        found.Count.ShouldBe(1, $"expected {what}; spans: {Describe(spans)}");
-        return found[0];
-    }
-
-    public static string Describe(IEnumerable<Activity> spans) => string.Join("\n", spans.Select(s =>
-        $"{s.Source.Name}/{s.Kind}/{s.DisplayName} trace {s.TraceId} parent {s.ParentSpanId} span {s.SpanId} [{string.Join(", ", s.TagObjects.Select(t => $"{t.Key}={t.Value}"))}]"));
 }

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Text.Json;
 using System.Net;
 using System.Net.Http.Json;
@@ -12,6 +13,7 @@ using OrderEvents.Features.Notifications;
 using OrderEvents.Infrastructure.Kafka;
 using OrderEvents.Features.Orders;
 using OrderEvents.Infrastructure.Http;
+using OrderEvents.Tests.Orders;
 using Wolverine.Tracking;
 
 namespace OrderEvents.Tests.Support;
@@ -107,6 +109,25 @@ public abstract class IntegrationContext(AppFixture fixture) : IAsyncLifetime
             .WaitForNotificationBatches()
             .ExecuteAndWaitAsync((Func<Wolverine.IMessageContext, Task>)(async _ => result = await Host.Scenario(configure)));
         return (tracked, result);
+    }
+
+    /// <summary>
+    /// A new user places an order, tracked until its notification batch ran: the order's id, when it started, and the
+    /// POST's server span (the root of the order's trace).
+    /// </summary>
+    protected async Task<(long OrderId, DateTime Since, Activity Request)> PlaceTracedOrder()
+    {
+        var user = await RegisterAndLogin();
+        var since = DateTime.UtcNow;
+        var (_, result) = await TrackedHttpCall(s =>
+        {
+            s.PlaceOrder(user, OrderScenarios.Items((1, 1)));
+            s.StatusCodeShouldBe(HttpStatusCode.Created);
+        });
+        var orderId = (await result.Json()).GetProperty("id").GetInt64();
+        var request = Fixture.Telemetry.Spans.SingleSpan(span =>
+            span.StartTimeUtc >= since && span.Kind == ActivityKind.Server && Equals(span.GetTagItem("order.id"), orderId), "the POST /api/orders span");
+        return (orderId, since, request);
     }
 
     protected async Task<TestUser> RegisterAndLogin(string? email = null, string password = "correct-horse-battery")

@@ -13,35 +13,20 @@ public class AdminRoleInput : NetCoreInput
 }
 
 /// <summary>
-/// `dotnet OrderEvents.dll admin-grant --email X`: the only way to the admin role outside Development (registering an
-/// address proves nothing about owning it). Needs only the database: the host is built for its services, never started,
-/// so nothing listens, no Kafka client joins the group, and it runs beside the live service with its environment.
+/// `admin-grant` / `admin-revoke --email X`: the only way to the admin role outside Development (registering an address
+/// proves nothing about owning it). The host is built for its database, never started: it runs beside the live service.
 /// </summary>
-[Description("Gives a registered user the admin role (from their next login)", Name = "admin-grant")]
-public class AdminGrantCommand : JasperFxAsyncCommand<AdminRoleInput>
+public abstract class AdminRoleCommand : JasperFxAsyncCommand<AdminRoleInput>
 {
-    public AdminGrantCommand()
+    private readonly bool _admin;
+
+    protected AdminRoleCommand(bool admin, string usage)
     {
-        Usage("Make this user an admin");
+        _admin = admin;
+        Usage(usage);
     }
 
-    public override Task<bool> Execute(AdminRoleInput input) => AdminRole.SetAsync(input, admin: true);
-}
-
-[Description("Takes the admin role from a user (from their next login)", Name = "admin-revoke")]
-public class AdminRevokeCommand : JasperFxAsyncCommand<AdminRoleInput>
-{
-    public AdminRevokeCommand()
-    {
-        Usage("Make this admin a plain user");
-    }
-
-    public override Task<bool> Execute(AdminRoleInput input) => AdminRole.SetAsync(input, admin: false);
-}
-
-public static class AdminRole
-{
-    public static async Task<bool> SetAsync(AdminRoleInput input, bool admin)
+    public override async Task<bool> Execute(AdminRoleInput input)
     {
         if (string.IsNullOrWhiteSpace(input.EmailFlag))
         {
@@ -57,7 +42,7 @@ public static class AdminRole
         {
             user = await session.Query<User>().SingleOrDefaultAsync(u => u.Email == email);
         }
-        catch (Exception e) when (e is PostgresException { SqlState: PostgresErrorCodes.UndefinedTable } || e.InnerException is PostgresException { SqlState: PostgresErrorCodes.UndefinedTable })
+        catch (Exception e) when (e.GetBaseException() is PostgresException { SqlState: PostgresErrorCodes.UndefinedTable })
         {
             await Console.Error.WriteLineAsync("The database has no users table yet: run `db-apply` first (with the same settings).");
             return false;
@@ -74,14 +59,14 @@ public static class AdminRole
             return false;
         }
 
-        var role = admin ? "an admin" : "a plain user (not an admin)";
-        if (user.IsAdmin == admin)
+        var role = _admin ? "an admin" : "a plain user (not an admin)";
+        if (user.IsAdmin == _admin)
         {
             Console.WriteLine($"{email} (user {user.Id}) is already {role}; nothing changed.");
             return true;
         }
 
-        user.IsAdmin = admin;
+        user.IsAdmin = _admin;
         session.Update(user);
         await session.SaveChangesAsync();
         Console.WriteLine($"{email} (user {user.Id}) is now {role}. This takes effect at their next login: a token issued " +
@@ -89,3 +74,9 @@ public static class AdminRole
         return true;
     }
 }
+
+[Description("Gives a registered user the admin role (from their next login)", Name = "admin-grant")]
+public class AdminGrantCommand() : AdminRoleCommand(admin: true, "Make this user an admin");
+
+[Description("Takes the admin role from a user (from their next login)", Name = "admin-revoke")]
+public class AdminRevokeCommand() : AdminRoleCommand(admin: false, "Make this admin a plain user");

@@ -1,14 +1,8 @@
-using System.Security.Claims;
 using Marten;
-using Microsoft.AspNetCore.Authorization;
-using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Identity;
-using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.RateLimiting;
 using OrderEvents.Infrastructure.Http;
 using OrderEvents.Infrastructure.Auth;
-using Wolverine.Attributes;
-using Wolverine.Http;
 
 namespace OrderEvents.Features.Auth;
 

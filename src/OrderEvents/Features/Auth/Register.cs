@@ -1,13 +1,8 @@
 using FluentValidation;
 using Marten;
-using Microsoft.AspNetCore.Authorization;
-using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Identity;
-using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.RateLimiting;
 using OrderEvents.Infrastructure.Http;
-using Wolverine.Attributes;
-using Wolverine.Http;
 
 namespace OrderEvents.Features.Auth;
 

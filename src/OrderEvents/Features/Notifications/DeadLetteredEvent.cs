@@ -1,9 +1,6 @@
 namespace OrderEvents.Features.Notifications;
 
-/// <summary>
-/// An event whose notification PostgreSQL refused on its own, dead-lettered (NotifyUsersHandler). For its order it
-/// counts as handled: the fill-in of a later event's predecessors skips it instead of bringing the refusal back.
-/// </summary>
+/// <summary>An event whose notification PostgreSQL refused, dead-lettered: a later event's fill-in skips it, not to refuse again.</summary>
 public sealed class DeadLetteredEvent
 {
     public Guid EventId { get; set; }

@@ -1,18 +1,14 @@
-using System.Security.Claims;
 using Microsoft.EntityFrameworkCore;
 using OrderEvents.Infrastructure.Auth;
 using OrderEvents.Infrastructure.Http;
-using Wolverine.Http;
-using Wolverine.Attributes;
 
 namespace OrderEvents.Features.Notifications;
 
 public static class ListNotificationsEndpoint
 {
     /// <summary>
-    /// My notifications, newest first; the id breaks ties between equal timestamps so pages never overlap. Both
-    /// statements read only the index on (user_id, created_at desc, id desc): the count, and the page's ids (the rows
-    /// before the page are skipped there, without reading them); then only the page's rows are read, by id.
+    /// My notifications, newest first (ties by id, so pages never overlap). The count and the page's ids read only the
+    /// index on (user_id, created_at desc, id desc); then only the page's rows are read.
     /// </summary>
     [WolverineGet("/api/notifications")]
     [NonTransactional]
@@ -22,8 +18,7 @@ public static class ListNotificationsEndpoint
         var paging = Paging.From(page, pageSize);
         var mine = db.Notifications.AsNoTracking().Where(notification => notification.UserId == userId);
         var total = await mine.LongCountAsync(cancellationToken);
-        // The page's ids are a subquery written inside the lambda, so that EF Core sends its offset and limit as
-        // parameters (one statement for every page); composed outside it they would be constants, a statement per page.
+        // Written inside the lambda so EF Core sends offset and limit as parameters: one prepared statement for all pages.
         var (skip, take) = (paging.Skip, paging.PageSize);
         var items = await db.Notifications.AsNoTracking()
             .Where(notification => mine

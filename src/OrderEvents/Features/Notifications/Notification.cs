@@ -4,9 +4,8 @@ using OrderEvents.Features.Orders;
 namespace OrderEvents.Features.Notifications;
 
 /// <summary>
-/// A message for a user about one order event (EF Core entity, table notifications.notifications). Its id is the
-/// event's id, the table's primary key: however often an event is delivered (Kafka redelivery, replay, a producer
-/// sending it twice) it yields one notification, forever.
+/// A message for a user about one order event. Its id is the event's id, the primary key: however often an event is
+/// delivered (redelivery, replay, a producer sending it twice) it yields one notification, forever.
 /// </summary>
 public sealed class Notification
 {
@@ -17,17 +16,10 @@ public sealed class Notification
     public long OrderId { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
 
-    /// <summary>
-    /// Where this notification sits in its user's stream: assigned by the database when the row is stored, increasing
-    /// in commit order per user (see the AddNotificationPosition migration), so it is the SSE id a client resumes from.
-    /// </summary>
+    /// <summary>Assigned by the database in commit order per user (AddNotificationPosition): the SSE id a client resumes from.</summary>
     public long Position { get; set; }
 
-    /// <summary>
-    /// The event's version in its order's stream (null for a record that came without one). Per order, notifications
-    /// are stored in version order: a version never gets a notification before the versions below it (see
-    /// <see cref="NotifyUsersHandler"/>).
-    /// </summary>
+    /// <summary>The event's stream version (null on a record without one); per order stored in version order.</summary>
     public long? Version { get; set; }
 
     /// <summary>The text for an event, or null for an event type this service does not know.</summary>

@@ -6,10 +6,9 @@ using Wolverine.Runtime.Batching;
 namespace OrderEvents.Features.Notifications;
 
 /// <summary>
-/// Wolverine's default batching (no tenants here: one batch per flush) that keeps each batch's member envelopes, the
-/// records as they arrived, for its handler: their trace contexts and where a refused one goes. Wolverine 6.62 keeps
-/// them in the internal <c>Envelope.Batch</c> (<c>IBatchContext</c> gives only their ids), so they are attached to the
-/// array the handler receives, for as long as it lives.
+/// Wolverine's default batching (one batch per flush) that keeps the batch's records for its handler: their trace
+/// contexts, and where a refused one goes. Wolverine 6.62 keeps them in the internal <c>Envelope.Batch</c>
+/// (<c>IBatchContext</c> gives only ids), so they are attached to the array the handler receives.
 /// </summary>
 public sealed class NotificationBatcher : IMessageBatcher
 {

@@ -2,14 +2,9 @@ using System.ComponentModel.DataAnnotations;
 using System.Globalization;
 using System.Net.ServerSentEvents;
 using System.Runtime.CompilerServices;
-using System.Security.Claims;
-using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using OrderEvents.Infrastructure.Auth;
-using Wolverine.Attributes;
-using Wolverine.Http;
 
 namespace OrderEvents.Features.Notifications;
 
@@ -27,10 +22,9 @@ public static class NotificationStreamEndpoint
     private const int BatchSize = 100;
 
     /// <summary>
-    /// My notifications as they are stored, as Server-Sent Events (`event: notification`). Each event's `id:` is the
-    /// notification's position in my stream (not the notification id, which is in the data): send it back as
-    /// `Last-Event-ID` to resume strictly after it, with no gap and no repeat. Without it the stream starts with the next
-    /// notification stored. A `ready` event says the stream is live; an idle one sends a `heartbeat` event now and then.
+    /// My notifications as they are stored, as Server-Sent Events (`notification`, after a `ready`; `heartbeat` when
+    /// idle). Each `id:` is the notification's position in my stream: sent back as `Last-Event-ID` it resumes strictly
+    /// after it, with no gap and no repeat; without it the stream starts with the next notification stored.
     /// </summary>
     [WolverineGet("/api/notifications/stream")]
     [NonTransactional]

@@ -1,13 +1,19 @@
+using System.Text.Json;
+using JasperFx.Core;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Design;
+using Microsoft.EntityFrameworkCore.Diagnostics;
+using OrderEvents.Features.Orders;
+using OrderEvents.Infrastructure.Hosting;
+using OrderEvents.Infrastructure.Postgres;
+using Wolverine;
 using Wolverine.EntityFrameworkCore;
 
 namespace OrderEvents.Features.Notifications;
 
 /// <summary>
 /// The notification side's own store: an EF Core context on its own schema, with migrations in
-/// Features/Notifications/Migrations. It shares the database with the order side, and one thing more: when an event
-/// arrives before its predecessors, NotifyUsersHandler reads them from the order log (Marten's event store).
+/// Features/Notifications/Migrations. NotifyUsersHandler also reads the order log (Marten) for missing predecessors.
 /// </summary>
 public sealed class NotificationsDbContext(DbContextOptions<NotificationsDbContext> options) : DbContext(options)
 {
@@ -27,17 +33,12 @@ public sealed class NotificationsDbContext(DbContextOptions<NotificationsDbConte
         {
             notification.ToTable("notifications");
             // The event id: idempotency that never expires.
-            notification.HasKey(n => n.Id);
-            notification.Property(n => n.Id).HasColumnName("id").ValueGeneratedNever();
-            notification.Property(n => n.UserId).HasColumnName("user_id");
-            notification.Property(n => n.Type).HasColumnName("type").HasMaxLength(64);
-            notification.Property(n => n.Message).HasColumnName("message").HasMaxLength(500);
-            notification.Property(n => n.OrderId).HasColumnName("order_id");
-            notification.Property(n => n.CreatedAt).HasColumnName("created_at");
+            notification.Property(n => n.Id).ValueGeneratedNever();
+            notification.Property(n => n.Type).HasMaxLength(64);
+            notification.Property(n => n.Message).HasMaxLength(500);
             // The live stream's resume point; the insert trigger reassigns it under a per-user lock (migration).
-            notification.Property(n => n.Position).HasColumnName("position").UseIdentityByDefaultColumn();
+            notification.Property(n => n.Position).UseIdentityByDefaultColumn();
             notification.HasIndex(n => new { n.UserId, n.Position }).IsUnique();
-            notification.Property(n => n.Version).HasColumnName("version");
             // The ordering check of each batch: the highest version an order already has a notification for.
             notification.HasIndex(n => new { n.OrderId, n.Version });
             // Serves "my notifications, newest first"; the id breaks ties so paging never repeats or skips a row.
@@ -47,18 +48,15 @@ public sealed class NotificationsDbContext(DbContextOptions<NotificationsDbConte
         {
             deadLettered.ToTable("dead_lettered_events");
             deadLettered.HasKey(d => d.EventId);
-            deadLettered.Property(d => d.EventId).HasColumnName("event_id").ValueGeneratedNever();
-            deadLettered.Property(d => d.OrderId).HasColumnName("order_id");
-            deadLettered.Property(d => d.UserId).HasColumnName("user_id");
-            deadLettered.Property(d => d.Version).HasColumnName("version");
-            deadLettered.Property(d => d.EventType).HasColumnName("event_type").HasMaxLength(64);
-            deadLettered.Property(d => d.SqlState).HasColumnName("sql_state").HasMaxLength(5);
-            deadLettered.Property(d => d.ConstraintName).HasColumnName("constraint_name");
-            deadLettered.Property(d => d.Message).HasColumnName("message");
-            deadLettered.Property(d => d.DeadLetteredAt).HasColumnName("dead_lettered_at");
+            deadLettered.Property(d => d.EventId).ValueGeneratedNever();
+            deadLettered.Property(d => d.EventType).HasMaxLength(64);
+            deadLettered.Property(d => d.SqlState).HasMaxLength(5);
             // The fill-in looks up the held-back orders' dead-lettered events.
             deadLettered.HasIndex(d => new { d.OrderId, d.Version });
         });
+        // The handlers' SQL spells columns in snake case; Wolverine's envelope tables (below) name their own.
+        foreach (var property in modelBuilder.Model.GetEntityTypes().SelectMany(entity => entity.GetProperties()))
+            property.SetColumnName(JsonNamingPolicy.SnakeCaseLower.ConvertName(property.Name));
         // Lets Wolverine enlist its inbox/outbox rows in this context's transaction.
         modelBuilder.MapWolverineEnvelopeStorage(WolverineSchema);
     }
@@ -74,5 +72,56 @@ public sealed class NotificationsDbContextDesignTimeFactory : IDesignTimeDbConte
         return new NotificationsDbContext(new DbContextOptionsBuilder<NotificationsDbContext>()
             .UseNpgsql(connectionString, npgsql => npgsql.MigrationsHistoryTable("__ef_migrations_history", NotificationsDbContext.Schema))
             .Options);
+    }
+}
+
+public static class NotificationsModule
+{
+    /// <summary>The notifications context (EF Core + Wolverine's transaction integration) and its migrations.</summary>
+    public static WebApplicationBuilder AddNotifications(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddDbContextWithWolverineIntegration<NotificationsDbContext>(
+            (services, options) => options.UseNpgsql(
+                // The same pool as Marten and Wolverine (same connection string and defaults).
+                PostgresConnectionDefaults.Apply(services.GetRequiredService<PostgresConnection>().ConnectionString),
+                npgsql => npgsql.MigrationsHistoryTable("__ef_migrations_history", NotificationsDbContext.Schema))
+                // A failing query is logged by whoever handles the exception; EF Core's own Error doubled every line
+                // (and a batch setting a refused record aside expects several).
+                .ConfigureWarnings(warnings => warnings.Log((CoreEventId.QueryIterationFailed, LogLevel.Debug))),
+            NotificationsDbContext.WolverineSchema);
+
+        // Migrations are applied at start-up only when asked (the development host and docker-compose do); else by the
+        // documented command (dotnet ef database update, or the idempotent script of dotnet ef migrations script).
+        if (builder.Configuration.GetValue("Notifications:MigrateOnStartup", false))
+            builder.Services.AddHostedService<NotificationsMigrator>();
+
+        // The events of a few milliseconds, up to 500, become one insert and one commit (NotifyUsersHandler). Batches
+        // run one at a time, in arrival order, which keeps each order's events in order.
+        builder.Services.ConfigureWolverine(opts => opts.BatchMessagesOf<OrderEvent>(batching =>
+        {
+            batching.BatchSize = 500;
+            batching.TriggerTime = 5.Milliseconds();
+            batching.Batcher = new NotificationBatcher();
+        }).Sequential());
+
+        // Live stream (GET /api/notifications/stream): one LISTEN connection per instance, shared by its streams.
+        builder.AddSettings<NotificationStreamSettings>(NotificationStreamSettings.Section);
+        builder.Services.AddSingleton<NotificationSignals>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<NotificationSignals>());
+        return builder;
+    }
+
+    /// <summary>Runs before Wolverine's listeners start (hosted services start in registration order).</summary>
+    private sealed class NotificationsMigrator(IServiceProvider services) : IHostedService
+    {
+        public async Task StartAsync(CancellationToken cancellationToken)
+        {
+            await using var scope = services.CreateAsyncScope();
+            var db = scope.ServiceProvider.GetRequiredService<NotificationsDbContext>();
+            // EF Core logs each migration it applies; nothing when the schema is current.
+            await db.Database.MigrateAsync(cancellationToken);
+        }
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
 }

@@ -19,17 +19,12 @@ public static partial class NotifyUsersHandler
     private const string Savepoint = "notifications";
 
     /// <summary>
-    /// A batch run again after PostgreSQL failed it. Each step runs under a savepoint of Wolverine's transaction, so a
-    /// row refusal (<see cref="DatabaseOutage.RowRefusal"/>) undoes only its own statement:
-    /// <list type="number">
-    /// <item>the whole batch (after an outage, that is all it takes);</item>
-    /// <item>a control: a notification of a user outside the batch, inserted again "on conflict do nothing" and rolled
-    /// back. PostgreSQL checks constraints before the conflict, so a refused control means the table refuses rows it
-    /// accepted before: the database's fault, for the operator, and nothing is dead-lettered;</item>
-    /// <item>halves of the batch (sorted by user, order, version), down to the records refused on their own. Each is
-    /// remembered at once (the fill-in of a later event of its order skips it) and dead-lettered in this transaction,
-    /// with everything else stored. Every record refused and no control row to try: the database's fault too.</item>
-    /// </list>
+    /// A batch run again after PostgreSQL failed it, each step under a savepoint so a row refusal
+    /// (<see cref="DatabaseOutage.RowRefusal"/>) undoes only its own statement: the whole batch (after an outage that
+    /// is all it takes); then a control, a stored row of a user outside the batch inserted again and rolled back (the
+    /// constraints are checked before the conflict, so a refused control means the table is at fault: nothing is
+    /// dead-lettered); then halves of the sorted batch down to the records refused on their own, each remembered at
+    /// once (a later event's fill-in skips it) and dead-lettered in this transaction with the rest stored.
     /// </summary>
     private static async Task<List<NotificationRow>> StoreSettingRefusedRecordsAsideAsync(
         NotificationsDbContext db, Marten.IDocumentStore orderLog, IMessageContext messaging, IWolverineRuntime runtime,
@@ -97,9 +92,8 @@ public static partial class NotifyUsersHandler
     }
 
     /// <summary>
-    /// Where the record came from, in this transaction: order-events.dlq through the outbox (Wolverine's own Kafka
-    /// dead-lettering produces outside any transaction), with the headers Wolverine's dead-lettering writes; or, from the
-    /// local queue (Kafka off), out of the inbox into Wolverine's dead-letter storage, with Wolverine's own SQL.
+    /// In this transaction (Wolverine's own Kafka dead-lettering produces outside any): to order-events.dlq through the
+    /// outbox with Wolverine's failure headers, or, from the local queue, into Wolverine's dead-letter storage.
     /// </summary>
     private static async Task DeadLetterAsync(
         NotificationsDbContext db, IMessageContext messaging, IWolverineRuntime runtime, NotificationRow row, PostgresException refusal,
@@ -135,7 +129,7 @@ public static partial class NotifyUsersHandler
             await db.Database.GetDbConnection().ExecuteNonQueryAsync(command, db.Database.CurrentTransaction!.GetDbTransaction(), cancellationToken);
         }
 
-        using (logger.BeginScope(new Dictionary<string, object> { ["orderId"] = orderEvent.OrderId, ["eventId"] = orderEvent.EventId }))
+        using (ScopeFor(logger, orderEvent))
             logger.LogError(
                 "Dead-lettered event {EventId} ({EventType}, version {Version} of order {OrderId}): PostgreSQL refuses its notification, {Cause}. " +
                 "The rest of the batch was stored; re-drive the record once the cause is fixed",

@@ -1,8 +1,4 @@
-using System.Security.Claims;
-using Microsoft.AspNetCore.Mvc;
 using OrderEvents.Infrastructure.Auth;
-using Wolverine.Http;
-using Wolverine.Marten;
 
 namespace OrderEvents.Features.Orders;
 

@@ -1,15 +1,9 @@
-using System.Security.Claims;
 using FluentValidation;
 using Marten;
-using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.AspNetCore.Mvc;
 using OrderEvents.Features.Products;
 using OrderEvents.Infrastructure.Auth;
 using OrderEvents.Infrastructure.Http;
 using OrderEvents.Infrastructure.Telemetry;
-using Wolverine.Attributes;
-using Wolverine.Http;
-using Wolverine.Marten;
 
 namespace OrderEvents.Features.Orders;
 
@@ -63,13 +57,9 @@ public static class CreateOrderEndpoint
             : Validation.NotFound($"Unknown or inactive products: {string.Join(", ", products.Unavailable)}.");
 
     /// <summary>
-    /// Starts the order's stream with ORDER_CREATED; the inline projection stores the order and the outbox stores the
-    /// Kafka record, all in one transaction.
-    /// <para>
-    /// An optional <c>Idempotency-Key</c> header makes a retry safe: Wolverine stores the key per user (the token's
-    /// subject) with the first response inside this same transaction, so a repeat within 24 hours (racing or not) gets
-    /// that response back and no second order; the key with a different body is a 422.
-    /// </para>
+    /// Starts the order's stream; the projected order and the outbox's Kafka record commit in the same transaction. An
+    /// optional <c>Idempotency-Key</c> is stored per user with the first response in that transaction too, so a repeat
+    /// within 24 hours (racing or not) gets that response and no second order; the key with another body is a 422.
     /// </summary>
     [DeduplicatedWithResponse(DeduplicationScope.User | DeduplicationScope.Endpoint, Required = false,
         WindowInSeconds = IdempotencyWindowSeconds, ClaimInTransaction = true)]

@@ -1,21 +1,14 @@
-using System.Security.Claims;
 using Marten;
-using Microsoft.AspNetCore.Mvc;
 using OrderEvents.Infrastructure.Auth;
 using OrderEvents.Infrastructure.Http;
-using Wolverine.Http;
-using Wolverine.Marten;
-using Wolverine.Attributes;
 
 namespace OrderEvents.Features.Orders;
 
 public static class GetOrdersEndpoint
 {
     /// <summary>
-    /// My orders, newest first (ties by id), with my total count: one round trip, two statements that each read only
-    /// the index on (user_id, created_at, order_id) including id (OrdersModule), so no page sorts or reads the documents
-    /// of a user's whole history. The page's ids come from that index alone (the rows before the page are skipped
-    /// there, without reading their documents), then only those documents are read.
+    /// My orders, newest first (ties by id), and my total: one round trip whose count and page ids read only the index
+    /// on (user_id, created_at, order_id) (OrdersModule), so a page costs the same at any depth of a user's history.
     /// </summary>
     [WolverineGet("/api/orders")]
     public static async Task<Page<OrderResponse>> List(ClaimsPrincipal user, IQuerySession session, int? page, int? pageSize, CancellationToken cancellationToken)

@@ -6,8 +6,8 @@ using OrderEvents.Infrastructure.Http;
 namespace OrderEvents.Features.Orders;
 
 /// <summary>
-/// The loser of two racing pay/cancel requests fails at commit (the stream's version moved), after its own
-/// status check passed. Its 409 names the status the winner left, like the 409 of an ordinary invalid transition.
+/// The loser of two racing pay/cancel requests fails at commit, after its status check passed: its 409 names the
+/// status the winner left, like the 409 of an ordinary invalid transition.
 /// </summary>
 public sealed class LostRaceToProblemDetails(IProblemDetailsService problemDetails, IDocumentStore store) : IExceptionHandler
 {

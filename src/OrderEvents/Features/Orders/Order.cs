@@ -1,15 +1,14 @@
 using JasperFx;
-using Microsoft.AspNetCore.Mvc;
+using JasperFx.Events;
+using JasperFx.Events.Projections;
+using Marten;
 using OrderEvents.Features.Products;
 using OrderEvents.Infrastructure.Http;
-using Wolverine.Http;
+using Wolverine;
 
 namespace OrderEvents.Features.Orders;
 
-/// <summary>
-/// The events of an order's stream: the permanent, ordered record of what happened to it. Each is stored with the
-/// event id that the Kafka record and the notification carry too (see <see cref="LoggedEvent"/>).
-/// </summary>
+/// <summary>An event of an order's stream, stored with the id its Kafka record carries (<see cref="LoggedEvent"/>).</summary>
 public interface IOrderEvent
 {
     DateTimeOffset At { get; }
@@ -41,15 +40,11 @@ public enum OrderStatus
 public sealed record OrderItem(long ProductId, int Quantity, decimal Price);
 
 /// <summary>
-/// The current state of one order: Marten's inline projection of the order's event stream, stored in the same
-/// transaction as each event, so reads and paging query a plain document. The stream key is the order number as
-/// text ("1042"); the API shows the number. Every change is an event (<see cref="OrderPlaced"/>,
-/// <see cref="OrderPaid"/>, <see cref="OrderCancelled"/>); the decisions about which change is allowed are
-/// <see cref="OrderDecisions"/> below.
+/// An order's current state: Marten's inline projection of its stream, stored with each event so reads query a plain
+/// document. The stream key is the order number as text ("1042"); the API shows the number.
 /// </summary>
 public sealed record Order
 {
-    /// <summary>The event stream's key: the order number as text.</summary>
     [Identity]
     public string StreamKey { get; init; } = "";
 
@@ -91,10 +86,7 @@ public sealed record OrderResponse(
         new(order.Id, order.UserId, order.TotalAmount, order.Status, order.CreatedAt, order.UpdatedAt, order.Items);
 }
 
-/// <summary>
-/// What may happen to an order, as pure functions of its current state (no I/O, unit-tested on their own).
-/// The only transitions are PENDING -> PAID and PENDING -> CANCELLED.
-/// </summary>
+/// <summary>What may happen to an order, as pure functions of its state: only PENDING -> PAID and PENDING -> CANCELLED.</summary>
 public static class OrderDecisions
 {
     /// <summary>Someone else's order is reported as missing (404, never 403), so ids reveal nothing.</summary>
@@ -110,4 +102,36 @@ public static class OrderDecisions
     public static OrderPaid Pay(Order order, DateTimeOffset now) => new(order.TotalAmount, now);
 
     public static OrderCancelled Cancel(DateTimeOffset now) => new(now);
+}
+
+public static class OrdersModule
+{
+    /// <summary>Orders are event streams keyed by the order number; <see cref="Order"/> is their inline projection.</summary>
+    public static WebApplicationBuilder AddOrders(this WebApplicationBuilder builder)
+    {
+        builder.Services.ConfigureMarten(options =>
+        {
+            options.Events.StreamIdentity = StreamIdentity.AsString;
+            options.Events.AddEventType<OrderPlaced>();
+            options.Events.AddEventType<OrderPaid>();
+            options.Events.AddEventType<OrderCancelled>();
+            // Kept in the same transaction as each event: reads and paging query a plain document.
+            options.Projections.Snapshot<Order>(SnapshotLifecycle.Inline);
+            // GET /api/orders walks one index in its own order ("my orders, newest first") instead of sorting all of a
+            // user's orders: the filter and both sort keys are columns of their own (Marten fills them on every upsert,
+            // and fills existing rows when it adds a column), Order.Id as order_id beside the stream key's id column.
+            options.Policies.ForAllDocuments(mapping =>
+            {
+                if (mapping.DocumentType != typeof(Order)) return;
+                mapping.DuplicateField(nameof(Order.UserId));
+                mapping.DuplicateField(nameof(Order.CreatedAt));
+                mapping.DuplicateField([typeof(Order).GetProperty(nameof(Order.Id))!], columnName: "order_id");
+                mapping.AddIndex("user_id", "created_at", "order_id").IncludeColumns = ["id"];
+            });
+        });
+        // Idempotency-Key on POST /api/orders: Wolverine's stored responses, in its PostgreSQL message store.
+        builder.Services.ConfigureWolverine(opts => opts.Durability.EnableDeduplicatedResponses = true);
+        builder.Services.AddSingleton<OrderEventReplay>();
+        return builder;
+    }
 }

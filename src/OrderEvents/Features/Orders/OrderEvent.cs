@@ -6,16 +6,11 @@ using JasperFx.Events;
 namespace OrderEvents.Features.Orders;
 
 /// <summary>
-/// The contract of an order event on Kafka: the record published to the `order-events` topic (key = order id; routed
-/// in Infrastructure/Kafka/MessagingSetup), read by non-Wolverine consumers too:
+/// The contract of an order event on Kafka's `order-events` topic (key = order id), read by non-Wolverine consumers too:
 /// <c>{"eventId","eventType","timestamp","orderId","userId","totalAmount","version"}</c>, camelCase, timestamp in UTC with
-/// milliseconds ("2025-01-30T10:15:30.123Z").
-/// Every field but <c>version</c> is required when reading: a record without one is malformed (dead-lettered), never
-/// defaulted to 0. <c>version</c> is the event's position in its order's stream (1 = ORDER_CREATED, then 2, 3 …): this
-/// service always writes it, but records from older producers or made by hand (kcat) may lack it and are handled as
-/// before (no ordering check, see NotifyUsersHandler).
-/// An event that cannot be attributed (empty event id, order or user not positive) cannot be constructed either, so
-/// such a record fails to deserialize and Wolverine dead-letters it before it reaches a handler or a batch.
+/// milliseconds. Every field but <c>version</c> is required when reading (a record without one is dead-lettered, never
+/// defaulted to 0), and a record that cannot be attributed cannot be constructed, so it fails to deserialize and
+/// Wolverine dead-letters it before any handler sees it.
 /// </summary>
 public sealed record OrderEvent(
     Guid EventId,
@@ -37,9 +32,8 @@ public sealed record OrderEvent(
     private readonly long? _version;
 
     /// <summary>
-    /// The event's version in its order's stream (Marten's stream version: 1 for ORDER_CREATED, then 2, 3 …), so a
-    /// consumer can tell when an earlier event of the order has not reached it yet. Absent (null) only on records from
-    /// other producers; 0 or below is malformed.
+    /// The event's stream version (1 for ORDER_CREATED, then 2, 3 …), so a consumer can tell an earlier event is
+    /// missing. Null only on records of other producers or made by hand (no ordering check for them).
     /// </summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public long? Version
@@ -49,11 +43,7 @@ public sealed record OrderEvent(
             : throw new InvalidOrderEventException($"Order event {EventId} needs a positive version when it has one (got {value})");
     }
 
-    /// <summary>
-    /// The record for one event of <paramref name="order"/>'s stream, stored at <paramref name="version"/>. The order's
-    /// user and total never change after it was placed, so its current state serves every one of its events (a replay
-    /// needs nothing else).
-    /// </summary>
+    /// <summary>The record of one logged event: an order's user and total never change, so its current state serves every event.</summary>
     public static OrderEvent For(Order order, IOrderEvent logged, Guid eventId, long version) => new(
         eventId,
         OrderEventTypes.For(logged),
@@ -67,20 +57,13 @@ public sealed record OrderEvent(
     };
 }
 
-/// <summary>
-/// One event id for the stored event, the Kafka record and the notification: the event is appended with the id
-/// its <see cref="OrderEvent"/> carries, so a replay from the log republishes the very same id.
-/// </summary>
+/// <summary>One event id for the stored event, the Kafka record and the notification, so a replay republishes the same id.</summary>
 public static class LoggedEvent
 {
     /// <summary>The event that starts a new order's stream: version 1.</summary>
     public static (IEvent Stored, OrderEvent Published) First(OrderPlaced placed, Order order) => Of(placed, order, version: 1);
 
-    /// <summary>
-    /// The one event appended to <paramref name="before"/>'s stream ([WriteAggregate] loaded it at
-    /// <see cref="Order.Version"/> and Marten appends at that version, a racing writer failing at commit), so its stream
-    /// version is that version + 1.
-    /// </summary>
+    /// <summary>The event appended to <paramref name="before"/>'s stream at the version [WriteAggregate] loaded, + 1.</summary>
     public static (IEvent Stored, OrderEvent Published) Next<T>(T data, Order before, Order after) where T : notnull, IOrderEvent =>
         Of(data, after, before.Version + 1);
 

@@ -1,6 +1,5 @@
 using JasperFx.Events;
 using Marten;
-using Wolverine.Marten;
 
 namespace OrderEvents.Features.Orders;
 
@@ -8,10 +7,8 @@ namespace OrderEvents.Features.Orders;
 public sealed record ReplayFilter(long? OrderId = null, DateTimeOffset? Since = null);
 
 /// <summary>
-/// Publishes events from the order log (Marten's event store) to Kafka again, through the durable outbox, with the
-/// event ids they were stored with: a consumer that already handled one ignores it (the notification's key is the
-/// event id), a new consumer group or a repaired consumer gets the full history. Events are published in log order,
-/// so one order's events keep their order.
+/// Publishes logged order events again, in log order, through the durable outbox and with their stored ids: a consumer
+/// that handled one ignores it (the notification's key is the event id); a new or repaired consumer gets the history.
 /// </summary>
 public sealed class OrderEventReplay(IServiceScopeFactory scopes, ILogger<OrderEventReplay> logger)
 {
@@ -27,8 +24,7 @@ public sealed class OrderEventReplay(IServiceScopeFactory scopes, ILogger<OrderE
         while (true)
         {
             await using var scope = scopes.CreateAsyncScope();
-            var session = scope.ServiceProvider.GetRequiredService<IDocumentStore>().LightweightSession();
-            await using var _ = session;
+            await using var session = scope.ServiceProvider.GetRequiredService<IDocumentStore>().LightweightSession();
 
             var page = await PageOf(session, filter, after, cancellationToken);
             if (page.Count == 0) return published;

@@ -15,9 +15,8 @@ public class ReplayInput : NetCoreInput
 }
 
 /// <summary>
-/// `dotnet OrderEvents.dll replay [--order N] [--since TIME]`: publishes logged order events to Kafka again, with their
-/// original event ids; consumers that handled one already ignore it. Beside the live service, with its environment, it
-/// starts only Wolverine as CommandLineSetup.ConfigureForCommand configures it: each page is sent when it commits.
+/// `replay [--order N] [--since TIME]` beside the live service, with its environment: it starts only Wolverine (as
+/// CommandLineSetup.ConfigureForCommand configures it), so each page is sent to Kafka when it commits.
 /// </summary>
 [Description("Re-publishes order events from the event log to Kafka (all, one order, or since a time)", Name = "replay")]
 public class ReplayCommand : JasperFxAsyncCommand<ReplayInput>

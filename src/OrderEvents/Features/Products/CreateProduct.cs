@@ -1,11 +1,7 @@
 using FluentValidation;
 using Marten;
-using Microsoft.AspNetCore.Authorization;
-using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.AspNetCore.Mvc;
 using OrderEvents.Infrastructure.Auth;
 using OrderEvents.Infrastructure.Http;
-using Wolverine.Http;
 
 namespace OrderEvents.Features.Products;
 

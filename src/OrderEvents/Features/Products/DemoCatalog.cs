@@ -4,9 +4,8 @@ using Marten.Schema;
 namespace OrderEvents.Features.Products;
 
 /// <summary>
-/// The demo catalog (Catalog__SeedDemoProducts=true; the development host and docker-compose set it): five ACTIVE
-/// products with ids 1..5 and one INACTIVE (6), inserted when the catalog is empty (at start-up, and again after
-/// Marten's test data reset).
+/// The demo catalog (Catalog__SeedDemoProducts=true): ids 1..5 ACTIVE, 6 INACTIVE, inserted when the catalog is empty
+/// (at start-up, and again after Marten's test data reset).
 /// </summary>
 public sealed class DemoCatalog : IInitialData
 {

@@ -1,10 +1,5 @@
 using Marten;
-using Microsoft.AspNetCore.Authorization;
-using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.AspNetCore.Mvc;
 using Wolverine.Persistence;
-using Wolverine.Http;
-using Wolverine.Attributes;
 
 namespace OrderEvents.Features.Products;
 

@@ -1,7 +1,5 @@
 using Marten;
-using Microsoft.AspNetCore.Mvc;
 using Microsoft.Net.Http.Headers;
-using Wolverine.Http;
 
 namespace OrderEvents.Features.Products;
 
@@ -38,10 +36,7 @@ public static class ProductsModule
     }
 }
 
-/// <summary>
-/// A product's ETag is its Marten document version (changes on every write). PATCH with If-Match applies only when
-/// the product is still at that version; otherwise 412. Without If-Match a PATCH applies as before.
-/// </summary>
+/// <summary>A product's ETag is its Marten document version: PATCH with If-Match applies only at that version, else 412.</summary>
 public static class ProductVersion
 {
     public static string ETag(IQuerySession session, Product product) =>

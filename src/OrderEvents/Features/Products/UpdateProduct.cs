@@ -1,12 +1,7 @@
 using FluentValidation;
 using Marten;
-using Microsoft.AspNetCore.Authorization;
-using Microsoft.AspNetCore.Mvc;
 using OrderEvents.Infrastructure.Auth;
 using OrderEvents.Infrastructure.Http;
-using Wolverine.Attributes;
-using Wolverine.Http;
-using Wolverine.Marten;
 using Wolverine.Persistence;
 
 namespace OrderEvents.Features.Products;
