@@ -59,11 +59,7 @@ public static class AuthSetup
         long.Parse(principal.FindFirstValue("sub") ?? throw new InvalidOperationException("The principal has no 'sub' claim"));
 }
 
-/// <summary>
-/// Development only: users whose e-mail is listed in Auth__AdminEmails get the admin role at login (a convenience for
-/// the flow page's fault buttons). Everywhere else this is empty and the role comes from <see cref="User.IsAdmin"/>,
-/// which only an operator sets (`admin-grant`).
-/// </summary>
+/// <summary>Development only (empty elsewhere): Auth__AdminEmails get the admin role at login, for the flow page's fault buttons.</summary>
 public sealed class DevelopmentAdminEmails(IEnumerable<string> emails)
 {
     private readonly HashSet<string> _emails = emails.Select(User.NormalizeEmail).ToHashSet();

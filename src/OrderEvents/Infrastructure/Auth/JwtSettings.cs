@@ -18,7 +18,6 @@ public sealed class JwtSettings : IValidatableObject
     // A method, not a property: the settings' validation reads every property, and an empty key cannot make one.
     public SymmetricSecurityKey SecurityKey() => new(Encoding.UTF8.GetBytes(SigningKey));
 
-    /// <summary>Stops start-up (ValidateOnStart) with a clear message when the signing key is unusable.</summary>
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
         if (string.IsNullOrWhiteSpace(SigningKey))

@@ -10,9 +10,8 @@ using OrderEvents.Infrastructure.Postgres;
 namespace OrderEvents.Infrastructure.Auth;
 
 /// <summary>
-/// A correctly signed token is only good when its "sub" names an existing user: a token of a user that is gone, or
-/// minted with the key for a made-up subject, is a 401 like any other bad token. Known ids are cached briefly, so an
-/// authenticated request costs no extra query in the common case.
+/// A correctly signed token is only good when its "sub" names an existing user (a deleted one or a made-up subject is a
+/// 401). Known ids are cached briefly, so an authenticated request costs no extra query in the common case.
 /// </summary>
 public sealed class KnownUsers(IMemoryCache cache, IDocumentStore store)
 {

@@ -6,8 +6,7 @@ using OrderEvents.Features.Auth;
 
 namespace OrderEvents.Infrastructure.Auth;
 
-// Reads the settings per token, not at creation: a Release build creates this while mapping routes, also for `help`
-// or `describe`, which never validate the settings.
+// Reads the settings per token: a Release build creates this while mapping routes, also for `help`, which validates none.
 public sealed class TokenIssuer(IOptions<JwtSettings> options, DevelopmentAdminEmails developmentAdmins, TimeProvider clock)
 {
     private readonly JsonWebTokenHandler _handler = new();

@@ -6,19 +6,15 @@ using Wolverine;
 
 namespace OrderEvents.Infrastructure.Cli;
 
-/// <summary>What a command of the app's command line uses, from least to most.</summary>
+/// <summary>
+/// What a command uses, from least to most: the configuration alone (or a broker named on its own), the database, the
+/// database and the broker beside the running service (`replay`), the whole running app.
+/// </summary>
 public enum CommandNeeds
 {
-    /// <summary>Only the configuration (`help`, `describe`, `codegen`), or a broker named on its own (the DLQ commands).</summary>
     Nothing,
-
-    /// <summary>The database, without running the app (`db-apply`, `resources`, ... and any command not known here).</summary>
     Database,
-
-    /// <summary>The database and the broker, beside the running service, serving nothing: `replay` (see <see cref="ConfigureForCommand"/>).</summary>
     Publishing,
-
-    /// <summary>The whole app, its host started: a plain run.</summary>
     RunningApp,
 }
 
@@ -76,7 +72,7 @@ public static class CommandLineSetup
     /// <summary>A host started without its PostgreSQL or broker (by a test harness, say) stops at once, naming them.</summary>
     public static WebApplicationBuilder RequireInfrastructure(this WebApplicationBuilder builder)
     {
-        // First of the hosted services, and in the "starting" phase: before Marten or Wolverine connect anywhere.
+        // In the "starting" phase, before any StartAsync: Marten inserts its activator (schema set-up) ahead of us.
         builder.Services.Insert(0, ServiceDescriptor.Singleton<IHostedService>(services =>
             new RequiredSettingsCheck(services.GetRequiredService<IConfiguration>())));
         return builder;
@@ -95,11 +91,8 @@ public static class CommandLineSetup
     }
 
     /// <summary>
-    /// Keeps JasperFx from printing "Searching '&lt;assembly&gt;' for commands" for every extension assembly on each run.
-    /// JasperFx prints those lines until it has applied its extensions to a service collection once in the process (a
-    /// static latch in CommandFactory); with WebApplication it never gets to (RunJasperFxCommands receives an already
-    /// built host and skips extensions), so every run printed them. Applying the (empty) extension set here flips the
-    /// latch and changes nothing else: the commands are still discovered the same way.
+    /// Keeps JasperFx from printing "Searching '&lt;assembly&gt;' for commands" on every run: it stops once it has applied
+    /// its extensions to a service collection (a static latch), which a WebApplication never gets it to do.
     /// </summary>
     public static WebApplicationBuilder QuietCommandDiscovery(this WebApplicationBuilder builder)
     {
@@ -107,24 +100,18 @@ public static class CommandLineSetup
         return builder;
     }
 
-    /// <summary>
-    /// Runs the command given on the command line (a plain run without one). A command that needs a setting that is not
-    /// set prints one line naming it and exits with 1, before anything is started.
-    /// </summary>
+    /// <summary>Runs the command line; a command missing a setting it needs prints one line naming it and exits with 1.</summary>
     public static async Task<int> RunCommandsAsync(this WebApplication app, string[] args)
     {
-        // Under a test harness (Alba sets AutoStartHost) JasperFx hands the host to the harness, which starts it: the
-        // same rule then stops the start (RequireInfrastructure).
+        // Under a test harness (Alba sets AutoStartHost) the harness starts the host, and RequireInfrastructure stops it.
         if (!JasperFxEnvironment.AutoStartHost && MissingSettings(app.Configuration, NeedsOf(args)) is { } missing)
         {
             await Console.Error.WriteLineAsync(missing);
             return 1;
         }
 
-        // A plain run starts the host itself. JasperFx's command line, to find commands, first loads every assembly in
-        // the application's folder (AssemblyFinder.FindAssemblies): 19 Microsoft.CodeAnalysis (Roslyn) assemblies,
-        // brought by the code-generation and EF Core design-time packages, and a hundred more the service never calls,
-        // ~16 MiB of Roslyn alone resident for nothing (docs/benchmarks.md, issue 23). Commands still go through JasperFx.
+        // A plain run starts the host itself: JasperFx, to find commands, loads every assembly in the application's folder
+        // (Roslyn among them, ~16 MiB resident for nothing: docs/benchmarks.md, issue 23). Commands still go through it.
         if (args.Length == 0 && !JasperFxEnvironment.AutoStartHost)
         {
             try

@@ -39,7 +39,6 @@ public static class OrderEventsService
         builder.AddOrders();
         builder.AddNotifications();
         builder.AddMessaging();
-        builder.Services.AddSingleton<Microsoft.Extensions.Options.IValidateOptions<DatabaseRetrySettings>, DatabaseRetrySettings.UnreadableDelays>();
         builder.AddAuth();
         builder.AddHealth();
         builder.AddTelemetry();

@@ -6,23 +6,21 @@ namespace OrderEvents.Infrastructure.Hosting;
 /// <summary>`describe` prints every configuration value (environment variables too): for that command the configuration is a masked view.</summary>
 public static class SecretMasking
 {
-    public const string Mask = "*****";
+    private const string Mask = "*****";
 
     private static readonly string[] SecretKeyParts = ["signingkey", "password", "secret", "apikey", "pwd"];
 
-    /// <summary>Whether the configuration key (e.g. "Jwt:SigningKey", "POSTGRES_PASSWORD") holds a secret.</summary>
-    public static bool IsSecretKey(string key) =>
+    private static bool IsSecretKey(string key) =>
         SecretKeyParts.Any(part => key.Replace("_", "").Contains(part, StringComparison.OrdinalIgnoreCase));
 
     /// <summary>The value as it may be shown: masked when secret; connection strings keep everything but passwords.</summary>
-    public static string? MaskValue(string key, string? value) =>
+    private static string? MaskValue(string key, string? value) =>
         string.IsNullOrEmpty(value) ? value
         : IsSecretKey(key) ? Mask
-        : key.StartsWith("ConnectionStrings:", StringComparison.OrdinalIgnoreCase) || key.Contains("CONNECTION", StringComparison.OrdinalIgnoreCase)
-            ? MaskConnectionString(value)
-            : value;
+        : key.Contains("connection", StringComparison.OrdinalIgnoreCase) ? MaskConnectionString(value)
+        : value;
 
-    public static string MaskConnectionString(string connectionString)
+    private static string MaskConnectionString(string connectionString)
     {
         try
         {

@@ -20,10 +20,9 @@ public sealed class AdmissionSettings
 }
 
 /// <summary>
-/// Past capacity every request used to start at once and hold a database connection while waiting for CPU, until the
-/// pool ran dry (docs/benchmarks.md). A fixed number of API requests run at a time; the rest wait in order, holding
-/// nothing, and one that cannot start within MaxQueueWait gets a 503 with Retry-After at once (ASP.NET Core's rate
-/// limiter middleware cannot bound the wait). Health probes and the long-lived notification stream are not counted.
+/// Past capacity every request started at once and held a database connection while waiting for CPU, until the pool
+/// ran dry (docs/benchmarks.md). Here the rest wait in order, holding nothing, and one not started within MaxQueueWait
+/// gets a 503 (ASP.NET Core's rate limiter middleware cannot bound the wait). Probes and the stream are not counted.
 /// </summary>
 public sealed class AdmissionControl(RequestDelegate next, ConcurrencyLimiter limiter, AdmissionSettings options, ILogger<AdmissionControl> logger)
 {

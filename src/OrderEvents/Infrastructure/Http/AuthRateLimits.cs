@@ -13,11 +13,10 @@ public sealed class AuthRateLimitSettings
 {
     public const string Section = "RateLimits:Auth";
 
-    /// <summary>Attempts one client address may make per window (both endpoints together).</summary>
     [Range(1, int.MaxValue)]
     public int PermitsPerAddress { get; set; } = 30;
 
-    /// <summary>Attempts per email address per window, from any client (slows password guessing on one account).</summary>
+    /// <summary>Per email, from any client: slows password guessing on one account.</summary>
     [Range(1, int.MaxValue)]
     public int PermitsPerEmail { get; set; } = 10;
 

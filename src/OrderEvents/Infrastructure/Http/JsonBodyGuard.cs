@@ -12,15 +12,14 @@ using Microsoft.AspNetCore.Mvc;
 using Microsoft.Net.Http.Headers;
 using Wolverine;
 using Wolverine.Http;
+using static OrderEvents.Infrastructure.Http.Validation;
 
 namespace OrderEvents.Infrastructure.Http;
 
 /// <summary>
-/// Reads every Wolverine endpoint's JSON body in place of Wolverine's reader, parsing it once: a body that is too
-/// large (413), not UTF-8 JSON (415), not JSON, not an object, with an unknown field, a value of the wrong type, or a
-/// string PostgreSQL cannot store (NUL, lone surrogate, invalid UTF-8) gets a 400 naming the field in the API's words,
-/// logged without a stack trace, before any endpoint code runs. Wolverine's reader would answer some of these with its
-/// own wording (.NET type names) and log them as errors.
+/// Reads every Wolverine endpoint's JSON body in place of Wolverine's reader, which answers some bad bodies in .NET
+/// type names, logs them as errors and lets strings PostgreSQL cannot store through: here each is a 4xx naming the
+/// field in the API's words, logged without a stack trace, before any endpoint code runs (docs/api.md).
 /// </summary>
 public static class JsonBodyGuard
 {
@@ -95,8 +94,6 @@ public static class JsonBodyGuard
         }
     }
 
-    private static ProblemDetails Problem(int status, string title, string detail) => new() { Status = status, Title = title, Detail = detail };
-
     private static ProblemDetails TooLarge() =>
         Problem(StatusCodes.Status413PayloadTooLarge, "Request body too large", $"The request body may be at most {MaxBodyBytes / 1024} KB.");
 
@@ -106,11 +103,7 @@ public static class JsonBodyGuard
     private static ProblemDetails BadBody(string detail) => Problem(StatusCodes.Status400BadRequest, "Unreadable request body", detail);
 
     private static ValidationProblemDetails FieldError(string field, string message) =>
-        new(new Dictionary<string, string[]> { [field] = [message] })
-        {
-            Status = StatusCodes.Status400BadRequest,
-            Title = "One or more validation errors occurred.",
-        };
+        FieldErrors(new Dictionary<string, string[]> { [field] = [message] });
 
     private static async Task Reject(HttpContext context, ProblemDetails problem)
     {

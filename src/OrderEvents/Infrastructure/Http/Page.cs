@@ -1,10 +1,6 @@
 namespace OrderEvents.Infrastructure.Http;
 
-/// <summary>
-/// ?page=1&amp;pageSize=20. Out-of-range values are clamped (never an error): page to 1..<see cref="MaxPage"/>,
-/// pageSize to 1..<see cref="MaxPageSize"/>, so the row offset (page-1)*pageSize always fits in an int.
-/// Values that are not 32-bit integers are a 400 (RejectUnparseableQueryValues).
-/// </summary>
+/// <summary>?page=1&amp;pageSize=20, clamped (never an error) so that the row offset always fits in an int.</summary>
 public readonly record struct Paging(int Page, int PageSize)
 {
     public const int DefaultPageSize = 20;

@@ -11,19 +11,17 @@ public static class Validation
 {
     /// <summary>The request's FluentValidation result: a 400 naming each field, which stops Wolverine before Load/Post.</summary>
     public static ProblemDetails Check<T>(this IValidator<T> validator, T request) =>
-        validator.Validate(request) is { IsValid: false } result
-            ? new ValidationProblemDetails(result.ToDictionary())
-            {
-                Status = StatusCodes.Status400BadRequest,
-                Title = "One or more validation errors occurred.",
-            }
-            : WolverineContinue.NoProblems;
+        validator.Validate(request) is { IsValid: false } result ? FieldErrors(result.ToDictionary()) : WolverineContinue.NoProblems;
 
-    public static ProblemDetails NotFound(string detail) =>
-        new() { Status = StatusCodes.Status404NotFound, Title = "Not found", Detail = detail };
+    /// <summary>A 400 listing what is wrong with each field, by its JSON name.</summary>
+    public static ValidationProblemDetails FieldErrors(IDictionary<string, string[]> errors) =>
+        new(errors) { Status = StatusCodes.Status400BadRequest, Title = "One or more validation errors occurred." };
 
-    public static ProblemDetails Conflict(string detail) =>
-        new() { Status = StatusCodes.Status409Conflict, Title = "Conflict", Detail = detail };
+    public static ProblemDetails Problem(int status, string title, string detail) => new() { Status = status, Title = title, Detail = detail };
+
+    public static ProblemDetails NotFound(string detail) => Problem(StatusCodes.Status404NotFound, "Not found", detail);
+
+    public static ProblemDetails Conflict(string detail) => Problem(StatusCodes.Status409Conflict, "Conflict", detail);
 
     /// <summary>Writes <paramref name="problem"/> as the response of an exception handler (IExceptionHandler).</summary>
     public static ValueTask<bool> WriteAsync(this IProblemDetailsService service, HttpContext context, Exception exception, ProblemDetails problem)

@@ -5,9 +5,8 @@ using Microsoft.Extensions.Options;
 namespace OrderEvents.Infrastructure.Kafka;
 
 /// <summary>
-/// Section "Messaging:DatabaseRetry": how the Kafka listener rides out a PostgreSQL outage. Retry in place with these
-/// cooldowns (about a minute: keeps per-partition order and stays well inside Kafka's 5-minute poll interval), then
-/// pause the listener and take the same records again. Configurable so tests can run the whole path in a second.
+/// How the Kafka listener rides out a PostgreSQL outage: retry in place (about a minute: keeps per-partition order, well
+/// inside Kafka's 5-minute poll interval), then pause and take the same records again. Tests run it in a second.
 /// </summary>
 public sealed class DatabaseRetrySettings : IValidatableObject
 {
@@ -16,14 +15,10 @@ public sealed class DatabaseRetrySettings : IValidatableObject
     private static readonly TimeSpan[] DefaultDelays =
         [.. new[] { 50, 250, 1000, 2000, 5000, 10000, 10000, 10000, 10000, 10000, 10000 }.Select(ms => TimeSpan.FromMilliseconds(ms))];
 
-    /// <summary>
-    /// The in-place retry cooldowns, in order (Messaging__DatabaseRetry__Delays__0=00:00:00.050, __1=..., ...); unset,
-    /// <see cref="DefaultDelays"/>. Bound apart from <see cref="Delays"/>: the binder appends to an array it finds filled.
-    /// </summary>
+    /// <summary>Bound apart from <see cref="Delays"/>: the binder appends to an array it finds filled.</summary>
     [ConfigurationKeyName("Delays")]
     public TimeSpan[]? ConfiguredDelays { get; set; }
 
-    /// <summary>How long the listeners pause once the retries are used up.</summary>
     [Range(typeof(TimeSpan), "00:00:00.001", "01:00:00")]
     public TimeSpan Pause { get; set; } = TimeSpan.FromSeconds(5);
 

@@ -16,9 +16,12 @@ public class DeadLetterInput : NetCoreInput
     [Description("The partition of --offset (order-events.dlq has one: 0)")]
     public int PartitionFlag { get; set; }
 
-    internal IEnumerable<DeadLetter> Select(IEnumerable<DeadLetter> letters) => letters
-        .Where(l => OffsetFlag is not { } offset || (l.Offset == offset && l.Partition == PartitionFlag))
-        .Where(l => ExceptionFlag is not { } type || (l.ExceptionType ?? "").Contains(type, StringComparison.OrdinalIgnoreCase));
+    internal List<DeadLetter> Read(string brokers) =>
+    [
+        .. DeadLetters.ReadAll(brokers, TimeSpan.FromSeconds(30))
+            .Where(l => OffsetFlag is not { } offset || (l.Offset == offset && l.Partition == PartitionFlag))
+            .Where(l => ExceptionFlag is not { } type || (l.ExceptionType ?? "").Contains(type, StringComparison.OrdinalIgnoreCase)),
+    ];
 
     /// <summary>The broker to talk to: --brokers, else KAFKA_BROKERS.</summary>
     internal string? Brokers()
@@ -30,30 +33,22 @@ public class DeadLetterInput : NetCoreInput
         Console.Error.WriteLine("No broker to read: set KAFKA_BROKERS (or pass --brokers).");
         return null;
     }
-
-    internal static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
 }
 
 [Description("Lists the records in order-events.dlq: position, key, exception type and message", Name = "dlq-list")]
 public class DeadLetterListCommand : JasperFxAsyncCommand<DeadLetterInput>
 {
-    public DeadLetterListCommand()
-    {
-        Usage("Every dead letter");
-    }
-
     public override Task<bool> Execute(DeadLetterInput input)
     {
         if (input.Brokers() is not { } brokers) return Task.FromResult(false);
-        var letters = input.Select(DeadLetters.ReadAll(brokers, DeadLetterInput.Timeout)).ToList();
+        var letters = input.Read(brokers);
         foreach (var letter in letters)
         {
             Console.WriteLine(
                 $"{KafkaSettings.DeadLetterTopic} partition {letter.Partition} offset {letter.Offset}  key {letter.Key ?? "(none)"}  " +
                 $"{letter.Timestamp:O}  from {KafkaSettings.OrderEventsTopic} partition {letter.OriginalPartition ?? "?"} offset {letter.OriginalOffset ?? "?"}");
             Console.WriteLine($"  {letter.ExceptionType ?? "(no exception-type header)"}: {letter.ExceptionMessage}");
-            var value = letter.ValueText;
-            Console.WriteLine($"  value: {(value.Length > 200 ? value[..200] + "…" : value)}");
+            Console.WriteLine($"  value: {(letter.ValueText.Length > 200 ? letter.ValueText[..200] + "…" : letter.ValueText)}");
         }
 
         Console.WriteLine($"{letters.Count} dead letter(s)");
@@ -70,11 +65,6 @@ public class DeadLetterRedriveInput : DeadLetterInput
 [Description("Re-drives dead letters (one by --offset, those matching --exception, or --all) into order-events with their key and value", Name = "dlq-redrive")]
 public class DeadLetterRedriveCommand : JasperFxAsyncCommand<DeadLetterRedriveInput>
 {
-    public DeadLetterRedriveCommand()
-    {
-        Usage("Re-drive the selected dead letters");
-    }
-
     public override async Task<bool> Execute(DeadLetterRedriveInput input)
     {
         if (!input.AllFlag && input.OffsetFlag is null && input.ExceptionFlag is null)
@@ -84,7 +74,7 @@ public class DeadLetterRedriveCommand : JasperFxAsyncCommand<DeadLetterRedriveIn
         }
 
         if (input.Brokers() is not { } brokers) return false;
-        var letters = input.Select(DeadLetters.ReadAll(brokers, DeadLetterInput.Timeout)).ToList();
+        var letters = input.Read(brokers);
         if (letters.Count == 0)
         {
             await Console.Error.WriteLineAsync("No dead letter matches.");

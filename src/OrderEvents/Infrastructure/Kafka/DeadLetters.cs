@@ -6,7 +6,7 @@ namespace OrderEvents.Infrastructure.Kafka;
 
 /// <summary>A record of order-events.dlq, with the failure Wolverine wrote into its headers when it dead-lettered it.</summary>
 public sealed record DeadLetter(
-    int Partition, long Offset, string? Key, byte[] Value, Headers Headers, DateTime Timestamp,
+    int Partition, long Offset, string? Key, byte[] Value, DateTime Timestamp,
     string? ExceptionType, string? ExceptionMessage, string? OriginalPartition, string? OriginalOffset)
 {
     public string ValueText => Encoding.UTF8.GetString(Value);
@@ -33,31 +33,20 @@ public static class DeadLetters
         }).Build();
         using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = bootstrapServers }).Build();
         var partitions = admin.GetMetadata(KafkaSettings.DeadLetterTopic, timeout).Topics.Single().Partitions
-            .Select(p => new TopicPartition(KafkaSettings.DeadLetterTopic, p.PartitionId)).ToList();
+            .Select(p => new TopicPartitionOffset(KafkaSettings.DeadLetterTopic, p.PartitionId, Offset.Beginning)).ToList();
 
-        // Read each partition from its first to its last record as of now.
-        var ends = new Dictionary<int, long>();
-        var starts = new List<TopicPartitionOffset>();
-        foreach (var partition in partitions)
-        {
-            var watermarks = consumer.QueryWatermarkOffsets(partition, timeout);
-            if (watermarks.High <= watermarks.Low) continue;
-            ends[partition.Partition] = watermarks.High;
-            starts.Add(new TopicPartitionOffset(partition, watermarks.Low));
-        }
-
+        // Each partition from its first record to its end as of now (where it reports EOF).
         var letters = new List<DeadLetter>();
-        if (starts.Count == 0) return letters;
-        consumer.Assign(starts);
+        var reading = partitions.Select(p => p.Partition.Value).ToHashSet();
+        consumer.Assign(partitions);
         var deadline = DateTime.UtcNow + timeout;
-        while (ends.Count > 0)
+        while (reading.Count > 0)
         {
             if (DateTime.UtcNow > deadline)
                 throw new TimeoutException($"Reading {KafkaSettings.DeadLetterTopic} took longer than {timeout.TotalSeconds:0} s");
-            var record = consumer.Consume(TimeSpan.FromMilliseconds(500));
-            if (record is null) continue;
-            if (!record.IsPartitionEOF) letters.Add(ToDeadLetter(record));
-            if (record.IsPartitionEOF || record.Offset.Value + 1 >= ends[record.Partition.Value]) ends.Remove(record.Partition.Value);
+            if (consumer.Consume(TimeSpan.FromMilliseconds(500)) is not { } record) continue;
+            if (record.IsPartitionEOF) reading.Remove(record.Partition.Value);
+            else letters.Add(ToDeadLetter(record));
         }
 
         consumer.Close();
@@ -91,9 +80,8 @@ public static class DeadLetters
         var headers = record.Message.Headers ?? [];
         string? Header(string name) => headers.TryGetLastBytes(name, out var bytes) ? Encoding.UTF8.GetString(bytes) : null;
         return new DeadLetter(
-            record.Partition.Value, record.Offset.Value, record.Message.Key, record.Message.Value ?? [], headers,
-            record.Message.Timestamp.UtcDateTime,
+            record.Partition.Value, record.Offset.Value, record.Message.Key, record.Message.Value ?? [], record.Message.Timestamp.UtcDateTime,
             Header(DeadLetterQueueConstants.ExceptionTypeHeader), Header(DeadLetterQueueConstants.ExceptionMessageHeader),
-            Header("original-partition"), Header(DeadLetterQueueConstants.OriginalOffsetHeader));
+            Header(DeadLetterQueueConstants.OriginalPartitionHeader), Header(DeadLetterQueueConstants.OriginalOffsetHeader));
     }
 }

@@ -1,5 +1,6 @@
 using JasperFx.Core;
 using JasperFx;
+using Microsoft.Extensions.Options;
 using Npgsql;
 using OrderEvents.Features.Notifications;
 using OrderEvents.Features.Orders;
@@ -19,34 +20,30 @@ namespace OrderEvents.Infrastructure.Kafka;
 public static class MessagingSetup
 {
     /// <summary>
-    /// Wolverine: handlers run in Marten transactions, every outgoing message goes through the durable
-    /// outbox (committed with the business change), and order events travel on Kafka when it is enabled,
-    /// else on a durable local queue to the same handler.
+    /// Wolverine: handlers run in their store's transaction, every outgoing message goes through the durable outbox, and
+    /// order events travel on Kafka when it is enabled, else on a durable local queue to the same handler.
     /// </summary>
     public static WebApplicationBuilder AddMessaging(this WebApplicationBuilder builder)
     {
         var kafka = builder.AddSettings<KafkaSettings>(section: null);
         var databaseRetry = builder.AddSettings<DatabaseRetrySettings>(DatabaseRetrySettings.Section);
-        // Unset only for commands that need no broker (CommandLineSetup refuses the others).
-        var brokers = kafka.Brokers ?? "";
+        builder.Services.AddSingleton<IValidateOptions<DatabaseRetrySettings>, DatabaseRetrySettings.UnreadableDelays>();
         var reassignedPartitions = new ReassignedPartitionOffsets();
         // Registered before Wolverine, so its start-up check runs before the listeners start.
         if (kafka.Enabled)
             builder.Services.AddHostedService(services => reassignedPartitions.AttachedTo(services.GetRequiredService<IWolverineRuntime>()));
         builder.Services.AddHostedService<NodeLiveness>();
 
-        // ManualOnly: automatic discovery loads every non-framework assembly the app ships (Avro, NetTopologySuite, Humanizer,
-        // ...) to look for [WolverineModule]s; the only one shipped, runtime compilation, is applied below by hand.
+        // ManualOnly: discovery would load every assembly the app ships to look for [WolverineModule]s; the only one
+        // shipped, runtime compilation, is applied below by hand.
         builder.Host.UseWolverine(opts =>
         {
             opts.ServiceName = "OrderEvents";
-            // Handlers, endpoints and their pre-generated code live here, whichever assembly hosts the service (the
-            // development host, a test project).
+            // Handlers, endpoints and their pre-generated code live here, whichever assembly hosts the service.
             opts.ApplicationAssembly = typeof(MessagingSetup).Assembly;
             opts.UseRuntimeCompilation();
 #if !DEBUG
-            // Release builds (containers, the benchmark) run the handler code that `codegen write` generated into
-            // Internal/Generated, compiled in: no Roslyn at start-up. GeneratedCodeTests fails when that code is stale.
+            // Release builds run the code `codegen write` put in Internal/Generated: no Roslyn at start-up.
             opts.CodeGeneration.TypeLoadMode = JasperFx.CodeGeneration.TypeLoadMode.Static;
 #endif
             // Lets the staleness test write the generated code somewhere else and compare.
@@ -58,20 +55,15 @@ public static class MessagingSetup
             opts.Policies.UseDurableLocalQueues();
             opts.Policies.UseDurableOutboxOnAllSendingEndpoints();
             ConfigureRecovery(opts.Durability);
-            // Any PostgreSQL error (Marten wraps Npgsql's) is the database's until shown otherwise: nothing may be
-            // dead-lettered for it. Retry in place (about a minute by default, see DatabaseRetrySettings); past that, pause
-            // the Kafka listeners (no more records into the inbox) and run the same batch again after the pause, for as
-            // long as it lasts. Its events stay in the durable inbox meanwhile, so a restart takes them up too. A retried
-            // batch sets aside a record PostgreSQL refuses on its own (NotifyUsersHandler), so that never loops here.
+            // A PostgreSQL error is the database's until shown otherwise: nothing is dead-lettered for it. Retry in place,
+            // then pause the Kafka listeners and run the same batch again, for as long as the outage lasts (its events
+            // wait in the durable inbox). A record PostgreSQL refuses on its own is set aside by NotifyUsersHandler.
             opts.OnException(exception => exception is NpgsqlException || exception.InnerException is NpgsqlException)
                 .RetryWithCooldown(databaseRetry.Delays)
                 .Then.CustomActionIndefinitely(PauseThenRun(databaseRetry), $"pause the Kafka listeners for {databaseRetry.Pause}, then run the batch again");
 
-            if (kafka.Enabled) UseKafka(opts, kafka, brokers, reassignedPartitions);
-            else
-            {
-                opts.PublishMessage<OrderEvent>().ToLocalQueue(KafkaSettings.OrderEventsTopic).UseDurableInbox();
-            }
+            if (kafka.Enabled) UseKafka(opts, kafka, reassignedPartitions);
+            else opts.PublishMessage<OrderEvent>().ToLocalQueue(KafkaSettings.OrderEventsTopic).UseDurableInbox();
         }, ExtensionDiscovery.ManualOnly);
         return builder;
     }
@@ -113,9 +105,10 @@ public static class MessagingSetup
         durability.FirstNodeReassignmentExecution = 200.Milliseconds();
     }
 
-    private static void UseKafka(WolverineOptions opts, KafkaSettings kafka, string brokers, ReassignedPartitionOffsets reassignedPartitions)
+    private static void UseKafka(WolverineOptions opts, KafkaSettings kafka, ReassignedPartitionOffsets reassignedPartitions)
     {
-        opts.UseKafka(brokers)
+        // Brokers are unset only for commands that need none (CommandLineSetup refuses the others).
+        opts.UseKafka(kafka.Brokers ?? "")
             .ConfigureClient(client => client.ClientId = kafka.ClientId)
             // After a rebalance, each partition assigned again commits up to its last handled record.
             .ConfigureConsumerBuilders(reassignedPartitions.ConfigureConsumer)
@@ -123,21 +116,22 @@ public static class MessagingSetup
             {
                 producer.Acks = Confluent.Kafka.Acks.All;
                 producer.EnableIdempotence = true;
-                // The dead-letter producer shares this config: a poison record of ~1 MB plus the exception headers is
-                // larger than librdkafka's default 1,000,000 bytes and could not be dead-lettered (the broker's/topic's
-                // own limit still applies). Our own events are a few KB.
+                // The dead-letter producer shares this config: a ~1 MB poison record plus its exception headers exceeds
+                // librdkafka's default 1,000,000 bytes and could not be dead-lettered.
                 producer.MessageMaxBytes = KafkaSettings.MaxRecordBytes;
-                kafka.ApplyTo(producer);
+                producer.LingerMs = kafka.LingerMs;
             })
             .ConfigureConsumers(consumer =>
             {
                 // A new group reads the topic from its start: nothing published before its first run is missed.
                 consumer.AutoOffsetReset = Confluent.Kafka.AutoOffsetReset.Earliest;
-                kafka.ApplyTo(consumer);
+                consumer.GroupId = kafka.GroupId;
+                consumer.FetchWaitMaxMs = kafka.FetchWaitMaxMs;
+                consumer.SessionTimeoutMs = kafka.SessionTimeoutMs;
+                consumer.HeartbeatIntervalMs = kafka.HeartbeatIntervalMs;
             })
             .DeadLetterQueueTopicName(KafkaSettings.DeadLetterTopic);
-        // Topics are created by whoever runs the broker (docker-compose, ops, the development host), never by the app:
-        // `resources setup` must not try CreateTopics (the development host's broker does not implement it).
+        // Topics are created by whoever runs the broker, never by the app (the development host's broker has no CreateTopics).
         var kafkaTransport = opts.Transports.GetOrCreate<KafkaTransport>();
         var deadLetterTopic = kafkaTransport.Topics[KafkaSettings.DeadLetterTopic];
         deadLetterTopic.IsExternallyOwned = true;
@@ -151,23 +145,19 @@ public static class MessagingSetup
             .CustomizeOutgoingMessagesOfType<OrderEvent>((envelope, orderEvent) => envelope.PartitionKey = orderEvent.OrderId.ToString())
             .UseDurableOutbox()
             .UseInterop((_, mapper) => mapper.PropagateW3CTraceContext())
-            // The outbox sender sends one batch at a time (produce, wait for the acks, delete the rows) and cuts a
-            // batch every timeout (default 250 ms). At 5 ms a burst's batches held ~4 records and the outbox fell
-            // 2,700 behind in 20 s; at 20 ms it stayed under ~200 (docs/benchmarks.md), for up to 20 ms more latency.
+            // The outbox sends one batch at a time: at 5 ms a burst's batches held ~4 records and it fell 2,700 behind in
+            // 20 s; at 20 ms it stayed under ~200 (docs/benchmarks.md), for up to 20 ms more latency.
             .MessageBatchTimeout(20.Milliseconds())
             .MessageBatchSize(500)
             .ExternallyOwned();
 
-        // A topic-group listener is its own endpoint, so it can process inline while the publishing endpoint
-        // of the same topic stays durable (one Kafka endpoint has a single mode for both directions).
+        // A topic-group listener is an endpoint of its own, so the publishing endpoint of the same topic stays durable.
         opts.ListenToKafkaTopics(KafkaSettings.OrderEventsTopic)
             // Records from non-Wolverine producers carry no message-type header: they are order events.
             .DefaultIncomingMessage<OrderEvent>()
-            // Each fetched chunk of records goes into the durable inbox in one insert; only then are their offsets
-            // stored. Taken one at a time, in offset order, into the notification batches (NotificationsModule).
-            // Back-pressure: past 1,000 events in flight (Wolverine's default) the listener stops its consumer and
-            // restarts it below 500, which stalled a burst's notifications for seconds at a time; events wait in
-            // PostgreSQL either way, so a larger buffer only costs memory (about 1 KB an event).
+            // Fetched records go into the durable inbox in one insert before their offsets are stored. Wolverine's
+            // back-pressure (stop past 1,000 in flight, restart below 500) stalled a burst for seconds at a time; the
+            // events wait in PostgreSQL either way, so a larger buffer only costs memory (about 1 KB an event).
             .UseDurableInbox(new BufferingLimits(10_000, 5_000))
             .Sequential()
             .EnableNativeDeadLetterQueue()

@@ -8,10 +8,8 @@ using Wolverine.Kafka.Internals;
 namespace OrderEvents.Infrastructure.Kafka;
 
 /// <summary>
-/// Wolverine's Kafka mapping, plus an envelope id for records that carry none. Records from non-Wolverine
-/// producers have no Wolverine "id" header, and every one of them would otherwise be handled, logged, traced and
-/// dead-lettered as envelope 00000000-…. The id is derived from the record's key and value, so a byte-identical
-/// redelivery keeps the same id (the durable inbox drops it).
+/// Wolverine's Kafka mapping, plus an envelope id for records from other producers, which carry none (all of them
+/// would be envelope 00000000-…). Derived from key and value, so a byte-identical redelivery is dropped by the inbox.
 /// </summary>
 public sealed class RecordIdentityMapper : IKafkaEnvelopeMapper
 {
@@ -30,9 +28,8 @@ public sealed class RecordIdentityMapper : IKafkaEnvelopeMapper
     {
         _wolverine.MapIncomingToEnvelope(envelope, incoming);
         if (envelope.Id == Guid.Empty) envelope.Id = IdOf(incoming, []);
-        // A record re-driven from the DLQ keeps its key, value and headers, so its id too: the durable inbox would take
-        // it for the delivery it already saw and drop it. Each re-drive is a new delivery (with the same id whenever
-        // that re-driven record itself is delivered again).
+        // A record re-driven from the DLQ keeps its key, value and headers, so its id too, and the inbox would drop it:
+        // each re-drive is a new delivery (whose own redeliveries keep its id).
         if (incoming.Headers?.TryGetLastBytes(DeadLetters.RedrivenFromHeader, out var redrivenFrom) == true)
             envelope.Id = IdOf(incoming, [.. envelope.Id.ToByteArray(), .. redrivenFrom]);
     }

@@ -6,9 +6,8 @@ using Wolverine.Kafka.Internals;
 namespace OrderEvents.Infrastructure.Kafka;
 
 /// <summary>
-/// Trace context on Kafka records. Wolverine's mapper carries the publishing span's W3C id in its own "parent-id"
-/// header only; tracing tools and other consumers look for the standard W3C "traceparent" header. Records get both,
-/// and a record from a non-Wolverine producer that has only "traceparent" continues that trace here.
+/// Wolverine carries the trace id in its own "parent-id" header only; other consumers look for W3C "traceparent".
+/// Records get both, and a record from another producer that has only "traceparent" continues that trace here.
 /// </summary>
 public static class W3CTraceContext
 {

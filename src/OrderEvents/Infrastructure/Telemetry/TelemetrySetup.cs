@@ -14,9 +14,8 @@ public static class TelemetrySetup
     public const string WolverineSource = "Wolverine";
 
     /// <summary>
-    /// OpenTelemetry traces (ASP.NET Core, Npgsql, Wolverine), metrics (ASP.NET Core, runtime, Npgsql, Wolverine, ours)
-    /// and logs. Exported over OTLP only when OTEL_EXPORTER_OTLP_ENDPOINT is set; the exporter reads the standard
-    /// OTEL_* variables (OTEL_EXPORTER_OTLP_PROTOCOL = grpc or http/protobuf, headers, OTEL_SERVICE_NAME, ...).
+    /// OpenTelemetry traces, metrics and logs, exported over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set (the exporter
+    /// reads the standard OTEL_* variables).
     /// </summary>
     public static WebApplicationBuilder AddTelemetry(this WebApplicationBuilder builder)
     {
@@ -25,11 +24,9 @@ public static class TelemetrySetup
             ActivityTrackingOptions.TraceId | ActivityTrackingOptions.SpanId | ActivityTrackingOptions.ParentId);
 
         var otlp = !string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]);
-        // Wolverine's inbox/outbox/scheduled gauges come from a poll that counts every row of the envelope tables, the
-        // handled inbox rows kept for the de-duplication window included: 160-190 ms of PostgreSQL per poll after a
-        // burst, every 5 s by default, whether anything reads the gauges or not (docs/benchmarks.md, issue 23). Polled
-        // only when metrics leave the process, once per export; otherwise the gauges are not exported at all (unpolled,
-        // they would report 0).
+        // Wolverine's envelope gauges poll counts of every row of its tables: 160-190 ms of PostgreSQL per poll after a
+        // burst, every 5 s by default (docs/benchmarks.md, issue 23). Polled once per export when metrics leave the
+        // process; otherwise not exported at all (unpolled, they would report 0).
         var persistenceMetrics = builder.Configuration.GetValue("Telemetry:PersistenceMetrics", otlp);
         builder.Services.ConfigureWolverine(opts =>
         {
@@ -38,8 +35,8 @@ public static class TelemetrySetup
         });
         var telemetry = builder.Services.AddOpenTelemetry()
             .ConfigureResource(resource => resource.AddService(builder.Configuration["OTEL_SERVICE_NAME"] ?? "order-events"));
-        // Spans cost CPU on every request, query and message (see docs/benchmarks.md for what it bought);
-        // with nowhere to send them they are not made at all. Telemetry:Traces turns them on for another exporter.
+        // Spans cost CPU on every request, query and message (docs/benchmarks.md): with nowhere to send them, none are
+        // made unless Telemetry:Traces asks for them (another exporter).
         if (builder.Configuration.GetValue("Telemetry:Traces", otlp)) telemetry
             .WithTracing(tracing => tracing
                 .SetSampler(new ParentBasedSampler(new SkipBackgroundDatabaseSpans()))
@@ -74,10 +71,8 @@ public static class TelemetrySetup
         TimeSpan.FromMilliseconds(configuration.GetValue("OTEL_METRIC_EXPORT_INTERVAL", 60_000) is > 0 and var ms ? ms : 60_000);
 
     /// <summary>
-    /// Root sampler: a database call that is not part of a request or a message (Wolverine's outbox polling, node
-    /// health checks, Marten's daemon: several a second) would each be a trace of its own, drowning the real ones.
-    /// Those root client spans are dropped; everything else is sampled, and children follow their parent
-    /// (ParentBasedSampler).
+    /// Root sampler: a database call outside any request or message (Wolverine's polling, Marten's daemon: several a
+    /// second) would each be a trace of its own, drowning the real ones. Children follow their parent (ParentBasedSampler).
     /// </summary>
     private sealed class SkipBackgroundDatabaseSpans : Sampler
     {
