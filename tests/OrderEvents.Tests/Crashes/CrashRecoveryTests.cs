@@ -15,7 +15,7 @@ namespace OrderEvents.Tests.Crashes;
 /// the recovery every order answered 201 is stored, and every stored order has exactly one ORDER_CREATED
 /// notification. Recovery times are printed. Against a standalone broker the app is the published service (Release, its
 /// pre-generated handler code, as it ships) and the recovery targets are asserted: everything notified within
-/// <see cref="RestartDeadline"/> (the target, 5 s, is not met yet) of the restart command, a dead node's outbox sent by the survivor within
+/// <see cref="RestartDeadline"/> (the target, 5 s, with a margin) of the restart command, a dead node's outbox sent by the survivor within
 /// <see cref="TakeoverTarget"/> of the kill. The default run (the development host, Debug, embedded broker) only has to
 /// recover within <see cref="RecoveryDeadline"/>.
 /// </summary>
@@ -36,11 +36,10 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output)
     private static readonly TimeSpan RestartTarget = TimeSpan.FromSeconds(5);
 
     /// <summary>
-    /// What the test asserts today: the target is not met (7.4–7.9 s measured, 4.6 s of it the restarted service's own
-    /// start-up, the rest its predecessor's staleness), so the assertion keeps the measured figure with a margin for a
-    /// loaded CI machine; the output prints both.
+    /// What the test asserts: the target with a margin for a loaded CI machine, where the restarted service's own
+    /// start-up alone took up to 4.7 s (2.3 s on a quieter one); the output prints both.
     /// </summary>
-    private static readonly TimeSpan RestartDeadline = TimeSpan.FromSeconds(12);
+    private static readonly TimeSpan RestartDeadline = TimeSpan.FromSeconds(8);
 
     /// <summary>Two nodes, one killed: the survivor has sent the dead node's outbox this long after the kill.</summary>
     private static readonly TimeSpan TakeoverTarget = TimeSpan.FromSeconds(8);
@@ -117,9 +116,10 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output)
         // Load on both; the victim dies mid-burst while the survivor keeps taking orders.
         var survivorAccepted = new ConcurrentBag<long>();
         var survivorLoad = Burst(survivor, tokens, KillAfter, survivorAccepted.Add);
-        var victimAccepted = await BurstThenKill(victim, tokens);
+        // Killed at a moment its outbox holds envelopes of its own: the takeover must have something to send.
+        var victimAccepted = await BurstThenKill(victim, tokens, killWhen: async () => (await log.OutboxOwnedBy(victimNode)).Count > 0);
         var killedAt = DateTime.UtcNow;
-        // The victim's own unsent envelopes, read before the survivor can declare it dead (that takes seconds).
+        // The victim's own unsent envelopes, read before the survivor can declare it dead (its heartbeat must be 1.5 s late).
         var victimOutbox = await log.OutboxOwnedBy(victimNode);
         output.WriteLine($"at the kill: {victimOutbox.Count} unsent outbox envelopes owned by the victim (node {victimNode})");
         victimOutbox.ShouldNotBeEmpty($"the victim (node {victimNode}) had nothing in its outbox at the kill: the takeover would prove nothing");
@@ -135,7 +135,8 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output)
         victimOutboxSent.GetValueOrDefault().ShouldBeLessThanOrEqualTo(TakeoverTarget, $"the survivor took {victimOutboxSent.GetValueOrDefault().TotalSeconds:0.0} s to send the victim's outbox:\n{survivor.Output}");
         // Sent by the survivor: the only live node ejected the victim's node and released its envelopes, and each of them
         // went through Kafka into the durable inbox.
-        survivor.Lines.ShouldContain(line => line.Contains("Ejected stale node") && line.Contains($"(assigned node number {victimNode})"),
+        // Dead (its PostgreSQL session ended, NodeLiveness) or stale (Wolverine's heartbeat rule), whichever came first.
+        survivor.Lines.ShouldContain(line => line.Contains("Ejected ") && line.Contains($"(assigned node number {victimNode})"),
             $"the survivor never ejected the victim's node {victimNode}:\n{survivor.Output}");
         (await log.Received(victimOutbox)).Count.ShouldBe(victimOutbox.Count, "envelopes of the victim's outbox that never reached the inbox");
 

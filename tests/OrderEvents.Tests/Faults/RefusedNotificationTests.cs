@@ -18,7 +18,8 @@ namespace OrderEvents.Tests.Faults;
 /// <summary>
 /// PostgreSQL refuses a notification for real (a CHECK constraint added to notifications.notifications, SQLSTATE
 /// 23514): the records refused on their own are dead-lettered and everything else moves on; a table that refuses every
-/// row is the operator's outage, paused and retried, with nothing dead-lettered. Short database retries (the
+/// row, or a database that refuses every insert (a revoked permission), is the operator's outage, paused and retried,
+/// with nothing dead-lettered. Short database retries (the
 /// collection's fixture) so the pause comes within a second.
 /// </summary>
 [Collection(ShortDatabaseRetryCollection.Name)]
@@ -27,6 +28,7 @@ public sealed class RefusedNotificationTests(ShortDatabaseRetryAppFixture fixtur
 {
     private const string RefuseOneUsersOrders = "refuse_one_users_created_orders";
     private const string RefuseEverything = "refuse_every_notification";
+    private const string RevokedPermission = "deny_every_notification";
 
     public override async Task InitializeAsync()
     {
@@ -172,6 +174,45 @@ public sealed class RefusedNotificationTests(ShortDatabaseRetryAppFixture fixtur
         Fixture.Logs.Entries.ShouldNotContain(e => e.Message.StartsWith("Dead-lettered event"));
     }
 
+    /// <summary>
+    /// The database itself is wrong, not a record: every insert fails with SQLSTATE 42501 (insufficient privilege, what a
+    /// revoked grant gives; raised by a trigger, since the tests connect as a superuser, whom no REVOKE stops). Not a
+    /// refusal of one record's values (class 22/23/P0): the batch is not bisected, nothing is dead-lettered, the listeners
+    /// pause with an Error naming the SQLSTATE, and once the grant is "restored" everything is stored once.
+    /// </summary>
+    [Fact]
+    public async Task a_revoked_permission_is_an_outage_not_a_poison_and_everything_is_notified_once_it_is_restored()
+    {
+        var user = await RegisterAndLogin();
+        await Sql.ExecuteAsync(Fixture.ConnectionString, $"""
+            create or replace function notifications.{RevokedPermission}() returns trigger language plpgsql as
+            $$ begin raise exception 'permission denied for table notifications' using errcode = '42501'; end $$;
+            create trigger {RevokedPermission} before insert on notifications.notifications
+            for each row execute function notifications.{RevokedPermission}();
+            """);
+        Fixture.Logs.Clear();
+
+        var outage = new StoredEvents();
+        var orders = new List<long>();
+        for (var i = 0; i < 3; i++) orders.Add(await PlaceOrder(user, track: false));
+
+        await Host.TrackActivity().IncludeExternalTransports().Timeout(TrackingTimeout).DoNotAssertOnExceptionsDetected()
+            .WaitForCondition(outage)
+            .ExecuteAndWaitAsync((Func<Wolverine.IMessageContext, Task>)(async _ =>
+            {
+                await WaitForLog(e => e.Level == LogLevel.Error && e.Message.Contains("the Kafka listeners pause") && e.Message.Contains("42501"));
+                (await NotificationsOf(user)).ShouldBeEmpty("nothing is stored while every insert is refused");
+                outage.Expect(orders);
+                await DropConstraints();
+            }));
+
+        (await NotificationsOf(user)).Select(n => n.OrderId).ShouldBe(orders, ignoreOrder: true);
+        foreach (var orderId in orders) new KafkaProbe(Fixture.BootstrapServers)
+            .ReadUntil(KafkaSettings.DeadLetterTopic, r => r.Message.Key == orderId.ToString(), timeoutSeconds: 1).ShouldBeEmpty();
+        Convert.ToInt64(await Sql.ScalarAsync(Fixture.ConnectionString, "select count(*) from notifications.dead_lettered_events")).ShouldBe(0);
+        Fixture.Logs.Entries.ShouldNotContain(e => e.Message.StartsWith("Dead-lettered event"));
+    }
+
     private async Task<long> PlaceOrder(TestUser user, bool track = true)
     {
         if (!track)
@@ -195,7 +236,8 @@ public sealed class RefusedNotificationTests(ShortDatabaseRetryAppFixture fixtur
         $"alter table notifications.notifications add constraint {name} check ({check}) not valid");
 
     private Task DropConstraints() => Sql.ExecuteAsync(Fixture.ConnectionString,
-        $"alter table notifications.notifications drop constraint if exists {RefuseOneUsersOrders}, drop constraint if exists {RefuseEverything}");
+        $"alter table notifications.notifications drop constraint if exists {RefuseOneUsersOrders}, drop constraint if exists {RefuseEverything}; " +
+        $"drop trigger if exists {RevokedPermission} on notifications.notifications; drop function if exists notifications.{RevokedPermission}()");
 
     /// <summary>The dead letters of one order, once there are <paramref name="expected"/> of them (the outbox sends them after the commit).</summary>
     private async Task<IReadOnlyList<DeadLetter>> DeadLettersOf(long orderId, int expected)

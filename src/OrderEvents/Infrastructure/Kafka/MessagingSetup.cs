@@ -32,6 +32,7 @@ public static class MessagingSetup
         // Registered before Wolverine, so its start-up check runs before the listeners start.
         if (kafka.Enabled)
             builder.Services.AddHostedService(services => reassignedPartitions.AttachedTo(services.GetRequiredService<IWolverineRuntime>()));
+        builder.Services.AddHostedService<NodeLiveness>();
 
         // ManualOnly: discovery would load every assembly the app ships to look for [WolverineModule]s; the only one
         // shipped, runtime compilation, is applied below by hand.
@@ -88,18 +89,19 @@ public static class MessagingSetup
     /// released; the recovery pass sends them within the next second. No GC pause of this heap comes near 3 s, and a
     /// node ejected while alive loses nothing: its rows are deleted only once sent, the re-sent copies keep their
     /// envelope ids (the inbox drops them), and it registers again at its next heartbeat. The price: a heartbeat, a
-    /// health check and a recovery query per second per node.
+    /// health check and a recovery query per second per node. A node whose process died goes sooner (NodeLiveness).
     /// </summary>
     private static void ConfigureRecovery(DurabilitySettings durability)
     {
         durability.StaleNodeTimeout = 2.Seconds();
         // The pass that sends released envelopes (and scheduled ones): every 5 s by default, first 0.5-6 s after start.
         durability.ScheduledJobPollingTime = 1.Seconds();
-        durability.ScheduledJobFirstExecution = 200.Milliseconds();
+        // Plus Wolverine's own random 0-1 s: a restarted node sends its predecessor's released outbox that soon.
+        durability.ScheduledJobFirstExecution = TimeSpan.Zero;
         durability.HealthCheckPollingTime = 1.Seconds();
         durability.NodeReassignmentPollingTime = 1.Seconds();
         durability.CheckAssignmentPeriod = 1.Seconds();
-        durability.FirstHealthCheckExecution = 200.Milliseconds();
+        durability.FirstHealthCheckExecution = TimeSpan.Zero;
         durability.FirstNodeReassignmentExecution = 200.Milliseconds();
     }
 

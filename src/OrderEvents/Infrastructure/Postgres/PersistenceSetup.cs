@@ -9,6 +9,9 @@ public static class PersistenceSetup
 {
     public const string ConnectionStringName = "Postgres";
 
+    /// <summary>Marten's documents and event store, and Wolverine's inbox, outbox and node tables.</summary>
+    public const string Schema = "orderevents";
+
     /// <summary>
     /// Marten (documents, the event store) plus Wolverine's outbox/inbox tables, in the PostgreSQL database of
     /// ConnectionStrings__Postgres. Its schema changes at start-up only in Development; every other environment applies
@@ -28,7 +31,7 @@ public static class PersistenceSetup
             {
                 var options = new StoreOptions();
                 options.Connection(PostgresConnectionDefaults.Apply(sp.GetRequiredService<PostgresConnection>().ConnectionString));
-                options.DatabaseSchemaName = "orderevents";
+                options.DatabaseSchemaName = Schema;
                 options.AutoCreateSchemaObjects = autoCreateSchema ? AutoCreate.CreateOrUpdate : AutoCreate.None;
                 PostgresConnectionDefaults.FailFast(options);
                 // Each feature adds its own documents, events and projections (services.ConfigureMarten in its folder).
