@@ -24,6 +24,8 @@ public sealed class CommandsBesideTheServiceTests(ITestOutputHelper output)
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(45);
 
+    private const string ListenerStarted = "Started message listening at kafka://topic/" + KafkaSettings.OrderEventsTopic;
+
     /// <summary>
     /// Behind the replayed record the test puts a marker on the same partition (the order's next event, same key); the
     /// live consumer takes a partition in order, so once the marker is notified the replayed record was consumed too.
@@ -166,6 +168,8 @@ public sealed class CommandsBesideTheServiceTests(ITestOutputHelper output)
                     ["KAFKA_BROKERS"] = broker.BootstrapServers,
                     ["KAFKA_GROUP_ID"] = groupId,
                     ["Logging__LogLevel__OrderEvents.Infrastructure.Kafka.ReassignedPartitionOffsets"] = "Debug",
+                    // Each listener Wolverine starts says so ("Started message listening at ..."), the commands' too.
+                    ["Logging__LogLevel__Wolverine.Transports.ListeningAgent"] = "Information",
                 });
                 var app = await AppProcess.ServeAsync(settings, "service", output, assembly: BuiltApp.AssemblyPath);
                 // The commands get the service's whole environment, its address included.
@@ -209,6 +213,9 @@ public sealed class CommandsBesideTheServiceTests(ITestOutputHelper output)
 
             (await command.WaitForExitAsync(Deadline)).ShouldBe(0, command.Output);
             _output.WriteLine($"{arguments[0]}: {samples.Count} samples of the node table while it ran");
+            command.Lines.ShouldNotContain(line => line.Contains(ListenerStarted), $"{arguments[0]} started a Kafka listener (it would join the live group)");
+            // Positive control of the listener check: the live service logged its own listener's start.
+            App.Lines.ShouldContain(line => line.Contains(ListenerStarted));
             samples.Distinct().ShouldBe([nodes], $"{arguments[0]} ran a Wolverine node of its own");
             command.ListeningPortsSeen.ShouldBeEmpty($"{arguments[0]} opened a port");
             // Positive control of the port sampler: it sees the live service's port.
