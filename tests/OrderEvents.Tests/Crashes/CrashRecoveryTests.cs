@@ -109,8 +109,8 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output)
 
         await using var survivor = await AppProcess.ServeAsync(settings, "survivor", output, assembly: service);
         await using var victim = await AppProcess.ServeAsync(settings, "victim", output, assembly: service);
-        var victimNode = await NodeNumber(victim);
-        (await NodeNumber(survivor)).ShouldNotBe(victimNode);
+        var victimNode = await victim.WolverineNodeNumberAsync(TimeSpan.FromSeconds(30));
+        (await survivor.WolverineNodeNumberAsync(TimeSpan.FromSeconds(30))).ShouldNotBe(victimNode);
         var tokens = await Tokens(survivor);
 
         // Load on both; the victim dies mid-burst while the survivor keeps taking orders.
@@ -189,14 +189,6 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output)
     {
         restartedAt = DateTime.UtcNow;
         return AppProcess.ServeAsync(settings, "app (restarted)", output, assembly: assembly);
-    }
-
-    /// <summary>The node number Wolverine gave the app (the owner_id of its inbox and outbox rows), from its start-up log.</summary>
-    private static async Task<int> NodeNumber(AppProcess app)
-    {
-        const string announcement = "Wolverine assigned node id for envelope persistence is ";
-        var line = await app.WaitForLineAsync(l => l.Contains(announcement), TimeSpan.FromSeconds(30), "its node number");
-        return int.Parse(line[(line.IndexOf(announcement, StringComparison.Ordinal) + announcement.Length)..].Trim().TrimEnd('.'));
     }
 
     private async Task<List<string>> Tokens(AppProcess app)

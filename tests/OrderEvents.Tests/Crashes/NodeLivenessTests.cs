@@ -62,14 +62,7 @@ public sealed class NodeLivenessTests(ITestOutputHelper output)
             var service = await PublishedApp.AssemblyPathAsync();
             var watcher = await AppProcess.ServeAsync(settings, "watcher", output, assembly: service);
             var other = await AppProcess.ServeAsync(settings, "other", output, assembly: service);
-            return new Pair { Watcher = watcher, Other = other, OtherNode = await NodeNumber(other) };
-        }
-
-        private static async Task<int> NodeNumber(AppProcess app)
-        {
-            const string announcement = "Wolverine assigned node id for envelope persistence is ";
-            var line = await app.WaitForLineAsync(l => l.Contains(announcement), Deadline, "its node number");
-            return int.Parse(line[(line.IndexOf(announcement, StringComparison.Ordinal) + announcement.Length)..].Trim().TrimEnd('.'));
+            return new Pair { Watcher = watcher, Other = other, OtherNode = await other.WolverineNodeNumberAsync(Deadline) };
         }
 
         public async ValueTask DisposeAsync()

@@ -227,6 +227,14 @@ public sealed class AppProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>The node number Wolverine gave the app (the owner_id of its inbox and outbox rows), from its start-up log.</summary>
+    public async Task<int> WolverineNodeNumberAsync(TimeSpan timeout)
+    {
+        const string announcement = "Wolverine assigned node id for envelope persistence is ";
+        var line = await WaitForLineAsync(l => l.Contains(announcement), timeout, "its node number");
+        return int.Parse(line[(line.IndexOf(announcement, StringComparison.Ordinal) + announcement.Length)..].Trim().TrimEnd('.'));
+    }
+
     /// <summary>Polls <paramref name="condition"/> until it holds, the process exits, or the deadline passes.</summary>
     public async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, string what)
     {
