@@ -89,10 +89,9 @@ public sealed class NodeLiveness(IWolverineRuntime runtime, PostgresConnection p
             }
             catch (Exception exception) when (!stopping.IsCancellationRequested)
             {
-                // Most likely PostgreSQL is away: the outage is reported elsewhere; take the lock again next time.
+                // Most likely PostgreSQL is away: the outage is reported elsewhere. A broken session is no longer open,
+                // so the next round takes the lock again (HoldOwnLockAsync); an open one still holds it.
                 logger.LogDebug(exception, "Could not check other nodes' liveness");
-                if (_session is not null) await _session.DisposeAsync();
-                _session = null;
             }
 
             try { await Task.Delay(interval, stopping); }
