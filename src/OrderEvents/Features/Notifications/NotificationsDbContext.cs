@@ -1,12 +1,7 @@
-using System.Text.Json;
 using JasperFx.Core;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Design;
 using Microsoft.EntityFrameworkCore.Diagnostics;
-using OrderEvents.Features.Orders;
-using OrderEvents.Infrastructure.Hosting;
-using OrderEvents.Infrastructure.Postgres;
-using Wolverine;
 using Wolverine.EntityFrameworkCore;
 
 namespace OrderEvents.Features.Notifications;

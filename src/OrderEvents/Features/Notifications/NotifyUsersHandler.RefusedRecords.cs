@@ -1,15 +1,8 @@
-using System.Globalization;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Storage;
-using Npgsql;
-using OrderEvents.Features.Orders;
-using OrderEvents.Infrastructure.Kafka;
-using OrderEvents.Infrastructure.Postgres;
 using Weasel.Core;
-using Wolverine;
 using Wolverine.Kafka;
 using Wolverine.RDBMS;
-using Wolverine.Runtime;
 using Wolverine.Transports;
 
 namespace OrderEvents.Features.Notifications;

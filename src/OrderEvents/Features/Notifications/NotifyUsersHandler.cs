@@ -1,10 +1,7 @@
 using System.Diagnostics;
 using Marten;
 using Microsoft.EntityFrameworkCore;
-using OrderEvents.Features.Orders;
 using OrderEvents.Infrastructure.Telemetry;
-using Wolverine;
-using Wolverine.Runtime;
 
 namespace OrderEvents.Features.Notifications;
 

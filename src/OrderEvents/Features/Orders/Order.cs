@@ -3,8 +3,6 @@ using JasperFx.Events;
 using JasperFx.Events.Projections;
 using Marten;
 using OrderEvents.Features.Products;
-using OrderEvents.Infrastructure.Http;
-using Wolverine;
 
 namespace OrderEvents.Features.Orders;
 

@@ -1,8 +1,5 @@
 using JasperFx;
 using JasperFx.CommandLine;
-using OrderEvents.Infrastructure.Kafka;
-using OrderEvents.Infrastructure.Postgres;
-using Wolverine;
 
 namespace OrderEvents.Infrastructure.Cli;
 

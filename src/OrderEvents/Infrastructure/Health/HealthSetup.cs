@@ -1,11 +1,7 @@
-using System.Text.Json;
 using Confluent.Kafka;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
-using OrderEvents.Infrastructure.Kafka;
-using OrderEvents.Infrastructure.Postgres;
 using Wolverine.Kafka.Internals;
-using Wolverine.Runtime;
 using Wolverine.Transports;
 
 namespace OrderEvents.Infrastructure.Health;

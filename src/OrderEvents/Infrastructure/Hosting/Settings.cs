@@ -1,5 +1,3 @@
-using Microsoft.Extensions.Options;
-
 namespace OrderEvents.Infrastructure.Hosting;
 
 public static class Settings

@@ -1,9 +1,6 @@
 using JasperFx;
 using Marten.Exceptions;
 using Microsoft.AspNetCore.Diagnostics;
-using Microsoft.AspNetCore.Mvc;
-using Npgsql;
-using OrderEvents.Infrastructure.Postgres;
 
 namespace OrderEvents.Infrastructure.Http;
 

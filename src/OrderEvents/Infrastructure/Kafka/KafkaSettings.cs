@@ -1,5 +1,3 @@
-using System.ComponentModel.DataAnnotations;
-
 namespace OrderEvents.Infrastructure.Kafka;
 
 /// <summary>

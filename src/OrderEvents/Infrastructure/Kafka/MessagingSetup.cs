@@ -1,16 +1,9 @@
 using JasperFx.Core;
 using JasperFx;
-using Microsoft.Extensions.Options;
-using Npgsql;
 using OrderEvents.Features.Notifications;
-using OrderEvents.Features.Orders;
-using OrderEvents.Infrastructure.Hosting;
-using OrderEvents.Infrastructure.Postgres;
-using Wolverine;
 using Wolverine.Configuration;
 using Wolverine.EntityFrameworkCore;
 using Wolverine.ErrorHandling;
-using Wolverine.Runtime;
 using Wolverine.Transports;
 using Wolverine.Kafka;
 using Wolverine.Kafka.Internals;

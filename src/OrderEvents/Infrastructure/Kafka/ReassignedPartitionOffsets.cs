@@ -2,7 +2,6 @@ using System.Collections;
 using System.Reflection;
 using Confluent.Kafka;
 using Wolverine.Kafka.Internals;
-using Wolverine.Runtime;
 using Wolverine.Transports;
 
 namespace OrderEvents.Infrastructure.Kafka;

@@ -1,7 +1,3 @@
-using Npgsql;
-using Wolverine;
-using Wolverine.Runtime;
-
 namespace OrderEvents.Infrastructure.Postgres;
 
 /// <summary>

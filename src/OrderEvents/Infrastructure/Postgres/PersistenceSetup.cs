@@ -1,7 +1,5 @@
 using JasperFx;
 using Marten;
-using Wolverine;
-using Wolverine.Marten;
 
 namespace OrderEvents.Infrastructure.Postgres;
 

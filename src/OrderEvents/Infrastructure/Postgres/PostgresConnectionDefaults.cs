@@ -1,6 +1,5 @@
 using System.Data.Common;
 using Marten;
-using Npgsql;
 
 namespace OrderEvents.Infrastructure.Postgres;
 

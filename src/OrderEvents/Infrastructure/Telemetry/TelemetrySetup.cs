@@ -1,10 +1,8 @@
 using System.Diagnostics;
-using Npgsql;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
-using Wolverine;
 
 namespace OrderEvents.Infrastructure.Telemetry;
 
