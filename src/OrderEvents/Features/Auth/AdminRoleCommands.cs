@@ -1,7 +1,5 @@
 using JasperFx.CommandLine;
 using Marten;
-using Npgsql;
-using OrderEvents.Infrastructure.Postgres;
 
 namespace OrderEvents.Features.Auth;
 

@@ -1,8 +1,6 @@
 using Marten;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.AspNetCore.RateLimiting;
-using OrderEvents.Infrastructure.Http;
-using OrderEvents.Infrastructure.Auth;
 
 namespace OrderEvents.Features.Auth;
 

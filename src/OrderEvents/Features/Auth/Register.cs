@@ -1,8 +1,6 @@
-using FluentValidation;
 using Marten;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.AspNetCore.RateLimiting;
-using OrderEvents.Infrastructure.Http;
 
 namespace OrderEvents.Features.Auth;
 

@@ -1,6 +1,4 @@
 using Microsoft.EntityFrameworkCore;
-using OrderEvents.Infrastructure.Auth;
-using OrderEvents.Infrastructure.Http;
 
 namespace OrderEvents.Features.Notifications;
 

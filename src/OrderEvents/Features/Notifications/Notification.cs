@@ -1,6 +1,3 @@
-using System.Globalization;
-using OrderEvents.Features.Orders;
-
 namespace OrderEvents.Features.Notifications;
 
 /// <summary>

@@ -1,6 +1,4 @@
 using System.Runtime.CompilerServices;
-using OrderEvents.Features.Orders;
-using Wolverine;
 using Wolverine.Runtime.Batching;
 
 namespace OrderEvents.Features.Notifications;

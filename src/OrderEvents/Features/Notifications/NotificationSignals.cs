@@ -1,6 +1,4 @@
 using System.Collections.Concurrent;
-using Npgsql;
-using OrderEvents.Infrastructure.Postgres;
 
 namespace OrderEvents.Features.Notifications;
 

@@ -1,10 +1,6 @@
-using System.ComponentModel.DataAnnotations;
-using System.Globalization;
 using System.Net.ServerSentEvents;
 using System.Runtime.CompilerServices;
 using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.Options;
-using OrderEvents.Infrastructure.Auth;
 
 namespace OrderEvents.Features.Notifications;
 

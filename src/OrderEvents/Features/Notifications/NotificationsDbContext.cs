@@ -1,12 +1,7 @@
-using System.Text.Json;
 using JasperFx.Core;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Design;
 using Microsoft.EntityFrameworkCore.Diagnostics;
-using OrderEvents.Features.Orders;
-using OrderEvents.Infrastructure.Hosting;
-using OrderEvents.Infrastructure.Postgres;
-using Wolverine;
 using Wolverine.EntityFrameworkCore;
 
 namespace OrderEvents.Features.Notifications;
@@ -85,13 +80,11 @@ public static class NotificationsModule
                 // The same pool as Marten and Wolverine (same connection string and defaults).
                 PostgresConnectionDefaults.Apply(services.GetRequiredService<PostgresConnection>().ConnectionString),
                 npgsql => npgsql.MigrationsHistoryTable("__ef_migrations_history", NotificationsDbContext.Schema))
-                // A failing query is logged by whoever handles the exception; EF Core's own Error doubled every line
-                // (and a batch setting a refused record aside expects several).
+                // A failing query is logged by whoever handles the exception; EF Core's own Error doubled every line.
                 .ConfigureWarnings(warnings => warnings.Log((CoreEventId.QueryIterationFailed, LogLevel.Debug))),
             NotificationsDbContext.WolverineSchema);
 
-        // Migrations are applied at start-up only when asked (the development host and docker-compose do); else by the
-        // documented command (dotnet ef database update, or the idempotent script of dotnet ef migrations script).
+        // Applied at start-up only when asked (the development host and docker-compose do); else docs/operations.md#schema-changes.
         if (builder.Configuration.GetValue("Notifications:MigrateOnStartup", false))
             builder.Services.AddHostedService<NotificationsMigrator>();
 

@@ -1,15 +1,8 @@
-using System.Globalization;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Storage;
-using Npgsql;
-using OrderEvents.Features.Orders;
-using OrderEvents.Infrastructure.Kafka;
-using OrderEvents.Infrastructure.Postgres;
 using Weasel.Core;
-using Wolverine;
 using Wolverine.Kafka;
 using Wolverine.RDBMS;
-using Wolverine.Runtime;
 using Wolverine.Transports;
 
 namespace OrderEvents.Features.Notifications;
@@ -19,12 +12,9 @@ public static partial class NotifyUsersHandler
     private const string Savepoint = "notifications";
 
     /// <summary>
-    /// A batch run again after PostgreSQL failed it, each step under a savepoint so a row refusal
-    /// (<see cref="DatabaseOutage.RowRefusal"/>) undoes only its own statement: the whole batch (after an outage that
-    /// is all it takes); then a control, a stored row of a user outside the batch inserted again and rolled back (the
-    /// constraints are checked before the conflict, so a refused control means the table is at fault: nothing is
-    /// dead-lettered); then halves of the sorted batch down to the records refused on their own, each remembered at
-    /// once (a later event's fill-in skips it) and dead-lettered in this transaction with the rest stored.
+    /// A batch run again after PostgreSQL failed it, each step under a savepoint: the whole batch; then a control (a
+    /// stored row inserted again: refused, the table is at fault and nothing is dead-lettered); then halves down to the
+    /// records refused on their own, dead-lettered in this transaction (docs/operations.md#refused-notifications).
     /// </summary>
     private static async Task<List<NotificationRow>> StoreSettingRefusedRecordsAsideAsync(
         NotificationsDbContext db, Marten.IDocumentStore orderLog, IMessageContext messaging, IWolverineRuntime runtime,

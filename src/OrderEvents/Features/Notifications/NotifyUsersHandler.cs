@@ -1,34 +1,21 @@
 using System.Diagnostics;
 using Marten;
 using Microsoft.EntityFrameworkCore;
-using OrderEvents.Features.Orders;
 using OrderEvents.Infrastructure.Telemetry;
-using Wolverine;
-using Wolverine.Runtime;
 
 namespace OrderEvents.Features.Notifications;
 
 /// <summary>
-/// Turns order events (from Kafka, or the local durable queue when Kafka is off) into notifications, one statement and
-/// one commit per batch (batching: NotificationsModule). The events stay in Wolverine's durable inbox until the batch
-/// committed, so a crash loses nothing. A record that cannot be attributed never gets here: <see cref="OrderEvent"/>
-/// refuses to deserialize it and Wolverine dead-letters it.
-/// <para>
-/// Per order, a notification never runs ahead of its predecessors: version v is stored only once 1 … v-1 are (or come
-/// sorted before it in the batch). Records arrive out of order only after a failure (outbox recovery, a re-drive);
-/// then the missing predecessors are read from the order log and stored first, with the log's event ids, so the late
-/// records are absorbed later by the primary key.
-/// </para>
+/// Turns order events into notifications, one statement and one commit per batch; the events stay in the durable inbox
+/// until it committed. Per order, version v is stored only after 1 … v-1: a record arriving early (after a failure)
+/// has its missing predecessors read from the order log and stored first (docs/architecture.md).
 /// </summary>
 public static partial class NotifyUsersHandler
 {
     /// <summary>
-    /// Runs in Wolverine's EF Core transaction (the chain uses only this DbContext). Redeliveries, replays and twins on
-    /// another node are absorbed by the primary key ("on conflict do nothing"), with no read before the write. Rows go
-    /// in by user, order and version: positions follow versions, and racing batches take the per-user position locks
-    /// in the same order, so they cannot deadlock. The inbox marks the batch's events handled after the commit
-    /// (Wolverine 6.62 marks in the transaction only the batch envelope, which lives in memory). A batch PostgreSQL
-    /// failed runs again and sets the records it refuses aside: <see cref="StoreSettingRefusedRecordsAsideAsync"/>.
+    /// Runs in Wolverine's EF Core transaction; the primary key absorbs redeliveries, replays and twins. Rows go in by
+    /// user, order and version, so racing batches take the per-user position locks in one order and cannot deadlock.
+    /// A batch PostgreSQL failed runs again setting refused records aside (<see cref="StoreSettingRefusedRecordsAsideAsync"/>).
     /// </summary>
     public static async Task Handle(
         OrderEvent[] events, NotificationsDbContext db, IDocumentStore orderLog, IMessageContext messaging, IWolverineRuntime runtime,
@@ -95,15 +82,9 @@ public static partial class NotifyUsersHandler
 
     /// <summary>
     /// One round trip: inserts the rows sorted by user, order and version, unless (<paramref name="holdBackGaps"/>) an
-    /// event would run ahead of its order's predecessors, and says which would. Ready: no version (another producer's
-    /// record), at or below the order's highest notified version (a late duplicate), or the k-th of the batch's
-    /// versions above it is that highest + k (dense_rank). If any is held back nothing is inserted: the slow path
-    /// inserts the log's predecessors and the batch in one sorted statement too, with the check off.
-    /// <para>
-    /// Two nodes racing on one order (a rebalance) need no extra lock: every insert takes its user's position lock in
-    /// its BEFORE trigger, ahead of the key check, and holds it to commit, so the loser waits, finds the id taken and
-    /// draws later positions. Either way an order's positions follow its versions and each event is stored once.
-    /// </para>
+    /// event would run ahead of its order's predecessors; then nothing is inserted and the answer says which. Ready: no
+    /// version (another producer's record), at or below the order's highest notified version (a late duplicate), or the
+    /// k-th of the batch's versions above it is that highest + k (dense_rank).
     /// </summary>
     private static async Task<List<StoredOrHeld>> InsertAsync(
         NotificationsDbContext db, IReadOnlyList<NotificationRow> rows, DateTimeOffset now, bool holdBackGaps, CancellationToken cancellationToken)
@@ -145,9 +126,8 @@ public static partial class NotifyUsersHandler
     }
 
     /// <summary>
-    /// The held-back events' logged predecessors, with the log's ids and versions, minus dead-lettered ones (their
-    /// refusal would come back with every later event). A record the log does not know is stored as is, after what the
-    /// log holds, with a warning: the partition is never blocked.
+    /// The held-back events' logged predecessors, minus dead-lettered ones (their refusal would come back with every
+    /// later event). A record the log does not know is stored as is, with a warning: the partition is never blocked.
     /// </summary>
     private static async Task<List<NotificationRow>> MissingPredecessorsAsync(
         NotificationsDbContext db, IDocumentStore orderLog, IReadOnlyList<NotificationRow> heldBack, ILogger logger, CancellationToken cancellationToken)

@@ -1,5 +1,3 @@
-using OrderEvents.Infrastructure.Auth;
-
 namespace OrderEvents.Features.Orders;
 
 /// <summary>PENDING -> CANCELLED, with the same loading and race rules as <see cref="PayOrderEndpoint"/>.</summary>

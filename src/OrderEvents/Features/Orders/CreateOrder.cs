@@ -1,8 +1,5 @@
-using FluentValidation;
 using Marten;
 using OrderEvents.Features.Products;
-using OrderEvents.Infrastructure.Auth;
-using OrderEvents.Infrastructure.Http;
 using OrderEvents.Infrastructure.Telemetry;
 
 namespace OrderEvents.Features.Orders;

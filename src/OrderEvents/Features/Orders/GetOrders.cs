@@ -1,6 +1,4 @@
 using Marten;
-using OrderEvents.Infrastructure.Auth;
-using OrderEvents.Infrastructure.Http;
 
 namespace OrderEvents.Features.Orders;
 

@@ -1,7 +1,6 @@
 using JasperFx;
 using Marten;
 using Microsoft.AspNetCore.Diagnostics;
-using OrderEvents.Infrastructure.Http;
 
 namespace OrderEvents.Features.Orders;
 

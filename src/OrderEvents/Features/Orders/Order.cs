@@ -3,8 +3,6 @@ using JasperFx.Events;
 using JasperFx.Events.Projections;
 using Marten;
 using OrderEvents.Features.Products;
-using OrderEvents.Infrastructure.Http;
-using Wolverine;
 
 namespace OrderEvents.Features.Orders;
 
@@ -117,9 +115,8 @@ public static class OrdersModule
             options.Events.AddEventType<OrderCancelled>();
             // Kept in the same transaction as each event: reads and paging query a plain document.
             options.Projections.Snapshot<Order>(SnapshotLifecycle.Inline);
-            // GET /api/orders walks one index in its own order ("my orders, newest first") instead of sorting all of a
-            // user's orders: the filter and both sort keys are columns of their own (Marten fills them on every upsert,
-            // and fills existing rows when it adds a column), Order.Id as order_id beside the stream key's id column.
+            // GET /api/orders walks one index ("my orders, newest first") instead of sorting all of a user's orders: the
+            // filter and sort keys are columns of their own (Marten fills them), Order.Id as order_id beside the key's id.
             options.Policies.ForAllDocuments(mapping =>
             {
                 if (mapping.DocumentType != typeof(Order)) return;

@@ -1,16 +1,12 @@
-using System.Globalization;
-using System.Text.Json;
 using System.Text.Json.Serialization;
 using JasperFx.Events;
 
 namespace OrderEvents.Features.Orders;
 
 /// <summary>
-/// The contract of an order event on Kafka's `order-events` topic (key = order id), read by non-Wolverine consumers too:
-/// <c>{"eventId","eventType","timestamp","orderId","userId","totalAmount","version"}</c>, camelCase, timestamp in UTC with
-/// milliseconds. Every field but <c>version</c> is required when reading (a record without one is dead-lettered, never
-/// defaulted to 0), and a record that cannot be attributed cannot be constructed, so it fails to deserialize and
-/// Wolverine dead-letters it before any handler sees it.
+/// The contract of an order event on Kafka's `order-events` topic, read by non-Wolverine consumers too (docs/api.md).
+/// Every field but <c>version</c> is required (never defaulted to 0), and a record that cannot be attributed cannot be
+/// constructed: it fails to deserialize and Wolverine dead-letters it before any handler sees it.
 /// </summary>
 public sealed record OrderEvent(
     Guid EventId,

@@ -1,5 +1,3 @@
-using OrderEvents.Infrastructure.Auth;
-
 namespace OrderEvents.Features.Orders;
 
 /// <summary>

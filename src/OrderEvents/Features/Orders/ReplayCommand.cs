@@ -1,7 +1,4 @@
-using System.Globalization;
 using JasperFx.CommandLine;
-using OrderEvents.Infrastructure.Kafka;
-using Wolverine.Runtime;
 
 namespace OrderEvents.Features.Orders;
 

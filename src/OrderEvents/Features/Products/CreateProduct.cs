@@ -1,7 +1,4 @@
-using FluentValidation;
 using Marten;
-using OrderEvents.Infrastructure.Auth;
-using OrderEvents.Infrastructure.Http;
 
 namespace OrderEvents.Features.Products;
 

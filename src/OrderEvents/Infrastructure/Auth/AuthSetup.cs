@@ -1,10 +1,7 @@
-using System.Security.Claims;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.AspNetCore.Identity;
-using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.Tokens;
 using OrderEvents.Features.Auth;
-using OrderEvents.Infrastructure.Hosting;
 
 namespace OrderEvents.Infrastructure.Auth;
 

@@ -1,11 +1,8 @@
-using System.Globalization;
 using System.Runtime.ExceptionServices;
-using System.Security.Claims;
 using Marten;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.Extensions.Caching.Memory;
 using OrderEvents.Features.Auth;
-using OrderEvents.Infrastructure.Postgres;
 
 namespace OrderEvents.Infrastructure.Auth;
 

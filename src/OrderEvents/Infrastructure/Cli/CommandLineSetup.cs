@@ -1,8 +1,5 @@
 using JasperFx;
 using JasperFx.CommandLine;
-using OrderEvents.Infrastructure.Kafka;
-using OrderEvents.Infrastructure.Postgres;
-using Wolverine;
 
 namespace OrderEvents.Infrastructure.Cli;
 
@@ -54,8 +51,7 @@ public static class CommandLineSetup
 
     /// <summary>
     /// A command that publishes beside the running service runs no Wolverine node: no listener (it would join the live
-    /// group and take its records), no node or agents (they may take the live nodes' work), no schema change. Its outbox
-    /// rows belong to any node and are sent when their transaction commits; what Kafka refuses, the live nodes send.
+    /// group), no agents (they may take the live nodes' work), no schema change. What Kafka refuses, the live nodes send.
     /// </summary>
     public static WebApplicationBuilder ConfigureForCommand(this WebApplicationBuilder builder, string[] args)
     {
@@ -110,8 +106,8 @@ public static class CommandLineSetup
             return 1;
         }
 
-        // A plain run starts the host itself: JasperFx, to find commands, loads every assembly in the application's folder
-        // (Roslyn among them, ~16 MiB resident for nothing: docs/benchmarks.md, issue 23). Commands still go through it.
+        // A plain run starts the host itself: JasperFx's command discovery loads every assembly of the app folder, Roslyn
+        // included (docs/benchmarks.md#cuts). Commands still go through it.
         if (args.Length == 0 && !JasperFxEnvironment.AutoStartHost)
         {
             try

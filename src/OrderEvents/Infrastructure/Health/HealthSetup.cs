@@ -1,11 +1,7 @@
-using System.Text.Json;
 using Confluent.Kafka;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
-using OrderEvents.Infrastructure.Kafka;
-using OrderEvents.Infrastructure.Postgres;
 using Wolverine.Kafka.Internals;
-using Wolverine.Runtime;
 using Wolverine.Transports;
 
 namespace OrderEvents.Infrastructure.Health;
@@ -73,7 +69,6 @@ public static class HealthSetup
     };
 }
 
-
 /// <summary>
 /// Kafka is reachable: a metadata request for the order-events topic answers within a short timeout. Uses the
 /// admin-client settings Wolverine's Kafka transport was configured with (brokers, client id, security).
@@ -111,7 +106,6 @@ public sealed class KafkaHealthCheck(IWolverineRuntime runtime) : IHealthCheck, 
         if (_admin.IsValueCreated) _admin.Value.Dispose();
     }
 }
-
 
 /// <summary>
 /// Wolverine's listeners (the Kafka topic, the durable local queues) are taking messages. A stopped or latched listener

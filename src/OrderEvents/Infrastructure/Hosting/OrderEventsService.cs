@@ -1,20 +1,11 @@
-using System.Text.Json;
 using System.Text.Json.Serialization;
-using FluentValidation;
 using JasperFx;
 using OrderEvents.Features.Auth;
 using OrderEvents.Features.Notifications;
-using OrderEvents.Features.Orders;
 using OrderEvents.Features.Products;
-using OrderEvents.Infrastructure.Auth;
 using OrderEvents.Infrastructure.Cli;
 using OrderEvents.Infrastructure.Health;
-using OrderEvents.Infrastructure.Hosting;
-using OrderEvents.Infrastructure.Http;
-using OrderEvents.Infrastructure.Kafka;
-using OrderEvents.Infrastructure.Postgres;
 using OrderEvents.Infrastructure.Telemetry;
-using Wolverine.Http;
 
 // The service's commands (replay, dlq-list, ...) are found from any entry assembly, the development host's too.
 [assembly: JasperFxAssembly]

@@ -1,13 +1,10 @@
-using Microsoft.Extensions.Options;
-
 namespace OrderEvents.Infrastructure.Hosting;
 
 public static class Settings
 {
     /// <summary>
-    /// Binds a settings class from its section (null: the root, keys named by [ConfigurationKeyName]), validated by its
-    /// data annotations when the host starts, so a bad value stops start-up naming the setting; injectable as
-    /// IOptions&lt;T&gt; and as T. Returns the bound values for set-up code that runs before the host exists.
+    /// Binds a settings class from its section (null: the root), validated by its data annotations at start-up (a bad value
+    /// stops it, naming the setting); injectable as IOptions&lt;T&gt; and as T. Returns the values for set-up code.
     /// </summary>
     public static T AddSettings<T>(this WebApplicationBuilder builder, string? section) where T : class, new()
     {

@@ -1,10 +1,5 @@
-using System.ComponentModel.DataAnnotations;
 using System.Threading.RateLimiting;
-using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.RateLimiting;
-using Microsoft.Extensions.Options;
-using OrderEvents.Infrastructure.Hosting;
-using Wolverine.Http;
 
 namespace OrderEvents.Infrastructure.Http;
 

@@ -1,16 +1,12 @@
 using JasperFx;
 using Marten.Exceptions;
 using Microsoft.AspNetCore.Diagnostics;
-using Microsoft.AspNetCore.Mvc;
-using Npgsql;
-using OrderEvents.Infrastructure.Postgres;
 
 namespace OrderEvents.Infrastructure.Http;
 
 /// <summary>
-/// Turns the exceptions that mean "your request lost a race", "your request is unreadable" or "the database is
-/// unavailable" into ProblemDetails (4xx, or 503 with Retry-After) logged without stack traces; anything else stays
-/// a 500 (logged by the framework). No body ever carries an exception message from the database or a stack trace.
+/// "Your request lost a race / is unreadable" or "the database is unavailable" as ProblemDetails (4xx, or 503 with
+/// Retry-After), logged without stack traces; anything else stays a 500. No body carries a database message or a stack.
 /// </summary>
 public sealed class ExceptionToProblemDetails(IProblemDetailsService problemDetails, ILogger<ExceptionToProblemDetails> logger) : IExceptionHandler
 {

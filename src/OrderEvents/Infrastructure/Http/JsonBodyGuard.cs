@@ -1,6 +1,5 @@
 using System.Collections;
 using System.Runtime.CompilerServices;
-using System.Text.Json;
 using System.Text.Json.Serialization;
 using JasperFx;
 using JasperFx.CodeGeneration;
@@ -8,10 +7,7 @@ using JasperFx.CodeGeneration.Frames;
 using JasperFx.CodeGeneration.Model;
 using JasperFx.Core.Reflection;
 using Microsoft.AspNetCore.Http.Features;
-using Microsoft.AspNetCore.Mvc;
 using Microsoft.Net.Http.Headers;
-using Wolverine;
-using Wolverine.Http;
 using static OrderEvents.Infrastructure.Http.Validation;
 
 namespace OrderEvents.Infrastructure.Http;

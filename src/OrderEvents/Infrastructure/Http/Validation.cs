@@ -1,9 +1,5 @@
 using System.Linq.Expressions;
 using System.Reflection;
-using System.Text.Json;
-using FluentValidation;
-using Microsoft.AspNetCore.Mvc;
-using Wolverine.Http;
 
 namespace OrderEvents.Infrastructure.Http;
 

@@ -1,7 +1,3 @@
-using System.ComponentModel.DataAnnotations;
-using System.Globalization;
-using Microsoft.Extensions.Options;
-
 namespace OrderEvents.Infrastructure.Kafka;
 
 /// <summary>

@@ -13,9 +13,8 @@ public sealed record DeadLetter(
 }
 
 /// <summary>
-/// Reads order-events.dlq and re-drives its records into order-events, keeping key and value (the key is the order
-/// id: a re-driven event lands on its order's partition). Plain Confluent.Kafka clients; no consumer group offsets
-/// are committed, so listing changes nothing and can be repeated.
+/// Reads order-events.dlq and re-drives its records into order-events with their key (the order id, so its partition)
+/// and value. Plain Confluent.Kafka clients; no offsets are committed, so listing changes nothing.
 /// </summary>
 public static class DeadLetters
 {

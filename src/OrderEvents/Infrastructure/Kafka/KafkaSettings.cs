@@ -1,11 +1,6 @@
-using System.ComponentModel.DataAnnotations;
-
 namespace OrderEvents.Infrastructure.Kafka;
 
-/// <summary>
-/// Where Kafka is (the documented environment names, KAFKA_BROKERS, ...) and the client tuning (section "Kafka":
-/// production values in appsettings.json, low-latency ones for a local broker in appsettings.Development.json).
-/// </summary>
+/// <summary>Where Kafka is (KAFKA_BROKERS, ...) and the client tuning (section "Kafka"; docs/configuration.md).</summary>
 public sealed class KafkaSettings : IValidatableObject
 {
     public const string OrderEventsTopic = "order-events";

@@ -1,16 +1,9 @@
 using JasperFx.Core;
 using JasperFx;
-using Microsoft.Extensions.Options;
-using Npgsql;
 using OrderEvents.Features.Notifications;
-using OrderEvents.Features.Orders;
-using OrderEvents.Infrastructure.Hosting;
-using OrderEvents.Infrastructure.Postgres;
-using Wolverine;
 using Wolverine.Configuration;
 using Wolverine.EntityFrameworkCore;
 using Wolverine.ErrorHandling;
-using Wolverine.Runtime;
 using Wolverine.Transports;
 using Wolverine.Kafka;
 using Wolverine.Kafka.Internals;
@@ -19,10 +12,7 @@ namespace OrderEvents.Infrastructure.Kafka;
 
 public static class MessagingSetup
 {
-    /// <summary>
-    /// Wolverine: handlers run in their store's transaction, every outgoing message goes through the durable outbox, and
-    /// order events travel on Kafka when it is enabled, else on a durable local queue to the same handler.
-    /// </summary>
+    /// <summary>Wolverine: transactional handlers, a durable outbox; order events on Kafka, else on a durable local queue.</summary>
     public static WebApplicationBuilder AddMessaging(this WebApplicationBuilder builder)
     {
         var kafka = builder.AddSettings<KafkaSettings>(section: null);
@@ -34,8 +24,7 @@ public static class MessagingSetup
             builder.Services.AddHostedService(services => reassignedPartitions.AttachedTo(services.GetRequiredService<IWolverineRuntime>()));
         builder.Services.AddHostedService<NodeLiveness>();
 
-        // ManualOnly: discovery would load every assembly the app ships to look for [WolverineModule]s; the only one
-        // shipped, runtime compilation, is applied below by hand.
+        // ManualOnly: discovery loads every assembly the app ships (docs/benchmarks.md#cuts); runtime compilation is added by hand.
         builder.Host.UseWolverine(opts =>
         {
             opts.ServiceName = "OrderEvents";
@@ -55,9 +44,8 @@ public static class MessagingSetup
             opts.Policies.UseDurableLocalQueues();
             opts.Policies.UseDurableOutboxOnAllSendingEndpoints();
             ConfigureRecovery(opts.Durability);
-            // A PostgreSQL error is the database's until shown otherwise: nothing is dead-lettered for it. Retry in place,
-            // then pause the Kafka listeners and run the same batch again, for as long as the outage lasts (its events
-            // wait in the durable inbox). A record PostgreSQL refuses on its own is set aside by NotifyUsersHandler.
+            // A PostgreSQL error is an outage until shown otherwise, never a dead letter: retry, then pause the Kafka listeners
+            // and run the batch again for as long as it lasts. NotifyUsersHandler sets aside a record PostgreSQL refuses.
             opts.OnException(exception => exception is NpgsqlException || exception.InnerException is NpgsqlException)
                 .RetryWithCooldown(databaseRetry.Delays)
                 .Then.CustomActionIndefinitely(PauseThenRun(databaseRetry), $"pause the Kafka listeners for {databaseRetry.Pause}, then run the batch again");
@@ -83,18 +71,14 @@ public static class MessagingSetup
         };
 
     /// <summary>
-    /// How fast a crashed node's work is taken over. Wolverine's defaults wait a minute before declaring a node dead,
-    /// so a killed node's unsent outbox waited 66-79 s. Here a node whose heartbeat (written every second on its own
-    /// loop) is older than 2 s on two health checks in a row, i.e. silent for 3 s or more, is ejected and its envelopes
-    /// released; the recovery pass sends them within the next second. No GC pause of this heap comes near 3 s, and a
-    /// node ejected while alive loses nothing: its rows are deleted only once sent, the re-sent copies keep their
-    /// envelope ids (the inbox drops them), and it registers again at its next heartbeat. The price: a heartbeat, a
-    /// health check and a recovery query per second per node. A node whose process died goes sooner (NodeLiveness).
+    /// A crashed node's outbox is taken over within seconds, not Wolverine's default minute: a node silent for 3 s is
+    /// ejected and its envelopes released; one ejected while alive loses nothing (docs/architecture.md). A node whose
+    /// process died goes sooner (NodeLiveness).
     /// </summary>
     private static void ConfigureRecovery(DurabilitySettings durability)
     {
         durability.StaleNodeTimeout = 2.Seconds();
-        // The pass that sends released envelopes (and scheduled ones): every 5 s by default, first 0.5-6 s after start.
+        // The pass that sends released (and scheduled) envelopes: every 5 s by default.
         durability.ScheduledJobPollingTime = 1.Seconds();
         // Plus Wolverine's own random 0-1 s: a restarted node sends its predecessor's released outbox that soon.
         durability.ScheduledJobFirstExecution = TimeSpan.Zero;
@@ -116,8 +100,7 @@ public static class MessagingSetup
             {
                 producer.Acks = Confluent.Kafka.Acks.All;
                 producer.EnableIdempotence = true;
-                // The dead-letter producer shares this config: a ~1 MB poison record plus its exception headers exceeds
-                // librdkafka's default 1,000,000 bytes and could not be dead-lettered.
+                // Shared with the dead-letter producer: a ~1 MB poison record plus its exception headers must still fit.
                 producer.MessageMaxBytes = KafkaSettings.MaxRecordBytes;
                 producer.LingerMs = kafka.LingerMs;
             })
@@ -145,8 +128,7 @@ public static class MessagingSetup
             .CustomizeOutgoingMessagesOfType<OrderEvent>((envelope, orderEvent) => envelope.PartitionKey = orderEvent.OrderId.ToString())
             .UseDurableOutbox()
             .UseInterop((_, mapper) => mapper.PropagateW3CTraceContext())
-            // The outbox sends one batch at a time: at 5 ms a burst's batches held ~4 records and it fell 2,700 behind in
-            // 20 s; at 20 ms it stayed under ~200 (docs/benchmarks.md), for up to 20 ms more latency.
+            // One batch in flight at a time: 20 ms lets a burst's batches fill (docs/benchmarks.md), for up to 20 ms of latency.
             .MessageBatchTimeout(20.Milliseconds())
             .MessageBatchSize(500)
             .ExternallyOwned();
@@ -155,9 +137,8 @@ public static class MessagingSetup
         opts.ListenToKafkaTopics(KafkaSettings.OrderEventsTopic)
             // Records from non-Wolverine producers carry no message-type header: they are order events.
             .DefaultIncomingMessage<OrderEvent>()
-            // Fetched records go into the durable inbox in one insert before their offsets are stored. Wolverine's
-            // back-pressure (stop past 1,000 in flight, restart below 500) stalled a burst for seconds at a time; the
-            // events wait in PostgreSQL either way, so a larger buffer only costs memory (about 1 KB an event).
+            // Wolverine's default (1,000) stalled bursts (docs/benchmarks.md); buffered events are in the inbox already, so a
+            // larger buffer only costs memory (about 1 KB an event).
             .UseDurableInbox(new BufferingLimits(10_000, 5_000))
             .Sequential()
             .EnableNativeDeadLetterQueue()

@@ -2,24 +2,16 @@ using System.Collections;
 using System.Reflection;
 using Confluent.Kafka;
 using Wolverine.Kafka.Internals;
-using Wolverine.Runtime;
 using Wolverine.Transports;
 
 namespace OrderEvents.Infrastructure.Kafka;
 
 /// <summary>
-/// Lets a partition's committed offset catch up when the partition is assigned again after a rebalance.
-/// <para>
-/// Wolverine (6.62 to 6.64.2) stores completed offsets through a per-partition watermark that only moves forward and
-/// outlives a rebalance. Offsets stored but not yet committed are lost when the partition is revoked; when the member
-/// gets it back it resumes at the older committed offset, the re-read records complete at once (the inbox has them),
-/// but the watermark has passed them and stores nothing: on a quiet partition the group shows lag for good.
-/// </para>
-/// <para>
-/// So on assignment the watermarks forget their baseline (offsets in flight are kept). Wolverine has no public way to
-/// do that, so its internals are reached by reflection; every assumption is checked when the host starts and a
-/// changed one stops the start-up, never silently. Delete this once RebalanceOffsetTests passes without it.
-/// </para>
+/// Lets a partition's committed offset catch up when it is assigned again after a rebalance: Wolverine (6.62 to 6.64.2)
+/// keeps each partition's offset watermark across a rebalance, so the re-read records store no offset and a quiet
+/// partition shows lag for good (docs/architecture.md). On assignment the watermarks forget their baseline, through
+/// reflection on Wolverine's internals; every assumption is checked at start-up and a changed one stops it.
+/// Delete this once RebalanceOffsetTests passes without it.
 /// </summary>
 public sealed class ReassignedPartitionOffsets : IHostedLifecycleService
 {

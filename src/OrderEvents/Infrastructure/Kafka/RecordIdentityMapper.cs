@@ -1,7 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
 using Confluent.Kafka;
-using Wolverine;
 using Wolverine.Kafka;
 using Wolverine.Kafka.Internals;
 

@@ -1,21 +1,12 @@
-using Npgsql;
-using Wolverine;
-using Wolverine.Runtime;
-
 namespace OrderEvents.Infrastructure.Postgres;
 
 /// <summary>
-/// Ejects a dead Wolverine node as soon as its process is gone, instead of after Wolverine's staleness rule (a heartbeat
-/// older than 2 s on two health checks in a row: 3 s or more of silence, and a restarted node waits as long for its own
-/// predecessor). Each node holds a session-level advisory lock named after its node id, taken before Wolverine registers
-/// the node, for as long as it runs; PostgreSQL releases it when the session ends, and a killed process's session ends at
-/// once (the kernel closes its socket). Every second, and once at start, a node whose lock is free and whose heartbeat
-/// is late is ejected through Wolverine's own <c>INodeAgentPersistence.DeleteAsync</c>, as Wolverine's own ejection does
-/// (its row goes, its inbox and outbox rows are released to the next recovery pass).
-/// <para>Safe under a GC pause or a slow node: it keeps its session, so its lock. A node cut off from PostgreSQL while
-/// alive is ejected as Wolverine would eject it, and loses nothing for the same reasons (MessagingSetup.ConfigureRecovery);
-/// it takes its lock again when its connection comes back. Wolverine's own rule still applies to anything this misses
-/// (a host that vanished without closing its sockets keeps its session until TCP gives up).</para>
+/// Ejects a dead Wolverine node as soon as its process is gone, not after Wolverine's staleness rule (3 s of silence):
+/// each node holds a session-level advisory lock named after its node id, which PostgreSQL releases as soon as a killed
+/// process's socket closes. Every second, and once at start, a node whose lock is free and whose heartbeat is late is
+/// ejected through Wolverine's own <c>INodeAgentPersistence.DeleteAsync</c>, which releases its envelopes. A paused or
+/// slow node keeps its session, so its lock; one cut off while alive loses nothing and takes its lock again later.
+/// Wolverine's own rule catches what this misses (docs/architecture.md).
 /// </summary>
 public sealed class NodeLiveness(IWolverineRuntime runtime, PostgresConnection postgres, ILogger<NodeLiveness> logger)
     : IHostedLifecycleService, IAsyncDisposable

@@ -1,7 +1,5 @@
 using JasperFx;
 using Marten;
-using Wolverine;
-using Wolverine.Marten;
 
 namespace OrderEvents.Infrastructure.Postgres;
 
@@ -13,9 +11,8 @@ public static class PersistenceSetup
     public const string Schema = "orderevents";
 
     /// <summary>
-    /// Marten (documents, the event store) plus Wolverine's outbox/inbox tables, in the PostgreSQL database of
-    /// ConnectionStrings__Postgres. Its schema changes at start-up only in Development; every other environment applies
-    /// schema changes through the documented commands (`db-apply`, `resources setup`, see docs/operations.md).
+    /// Marten (documents, the event store) plus Wolverine's outbox/inbox tables. The schema changes at start-up only in
+    /// Development; elsewhere through `db-apply` (docs/operations.md#schema-changes).
     /// </summary>
     public static WebApplicationBuilder AddPersistence(this WebApplicationBuilder builder)
     {

@@ -1,6 +1,5 @@
 using System.Data.Common;
 using Marten;
-using Npgsql;
 
 namespace OrderEvents.Infrastructure.Postgres;
 
@@ -16,9 +15,8 @@ public static class PostgresConnectionDefaults
         // During a database outage an HTTP request must fail within a fraction of a second (503), not after retries.
         if (!(given.ContainsKey("Timeout") || given.ContainsKey("Connect Timeout") || given.ContainsKey("Connection Timeout")))
             result.Timeout = ConnectTimeoutSeconds;
-        // Every request and message runs the same few statements: Npgsql prepares one once it was used twice on a
-        // connection, so PostgreSQL stops parsing and planning it; and nothing here changes session state on pooled
-        // connections, so a connection going back to the pool needs no reset (a DISCARD ALL round trip per checkout).
+        // The same few statements run everywhere: prepared after two uses, not parsed and planned each time; nothing changes
+        // session state, so a pooled connection needs no DISCARD ALL round trip per checkout (docs/benchmarks.md).
         if (!given.ContainsKey("Max Auto Prepare")) result.MaxAutoPrepare = 64;
         if (!given.ContainsKey("Auto Prepare Min Usages")) result.AutoPrepareMinUsages = 2;
         if (!given.ContainsKey("No Reset On Close")) result.NoResetOnClose = true;

@@ -1,10 +1,8 @@
 using System.Diagnostics;
-using Npgsql;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
-using Wolverine;
 
 namespace OrderEvents.Infrastructure.Telemetry;
 
@@ -13,10 +11,7 @@ public static class TelemetrySetup
     /// <summary>Wolverine's ActivitySource; its Meter is "Wolverine:" + the Wolverine service name.</summary>
     public const string WolverineSource = "Wolverine";
 
-    /// <summary>
-    /// OpenTelemetry traces, metrics and logs, exported over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set (the exporter
-    /// reads the standard OTEL_* variables).
-    /// </summary>
+    /// <summary>OpenTelemetry traces, metrics and logs, exported over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set.</summary>
     public static WebApplicationBuilder AddTelemetry(this WebApplicationBuilder builder)
     {
         // Every log line knows its trace: the ids go into the logging scope (shown where IncludeScopes is on).
@@ -24,9 +19,8 @@ public static class TelemetrySetup
             ActivityTrackingOptions.TraceId | ActivityTrackingOptions.SpanId | ActivityTrackingOptions.ParentId);
 
         var otlp = !string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]);
-        // Wolverine's envelope gauges poll counts of every row of its tables: 160-190 ms of PostgreSQL per poll after a
-        // burst, every 5 s by default (docs/benchmarks.md, issue 23). Polled once per export when metrics leave the
-        // process; otherwise not exported at all (unpolled, they would report 0).
+        // Wolverine's envelope gauges count every row of its tables, costly after a burst (docs/operations.md#exporting):
+        // polled once per export when metrics leave the process, else not exported (unpolled, they would report 0).
         var persistenceMetrics = builder.Configuration.GetValue("Telemetry:PersistenceMetrics", otlp);
         builder.Services.ConfigureWolverine(opts =>
         {
@@ -35,8 +29,7 @@ public static class TelemetrySetup
         });
         var telemetry = builder.Services.AddOpenTelemetry()
             .ConfigureResource(resource => resource.AddService(builder.Configuration["OTEL_SERVICE_NAME"] ?? "order-events"));
-        // Spans cost CPU on every request, query and message (docs/benchmarks.md): with nowhere to send them, none are
-        // made unless Telemetry:Traces asks for them (another exporter).
+        // Spans cost CPU on every request, query and message: with nowhere to send them, none unless Telemetry:Traces asks.
         if (builder.Configuration.GetValue("Telemetry:Traces", otlp)) telemetry
             .WithTracing(tracing => tracing
                 .SetSampler(new ParentBasedSampler(new SkipBackgroundDatabaseSpans()))
