@@ -4,6 +4,7 @@
 FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
 WORKDIR /src
 COPY Directory.Build.props Directory.Packages.props OrderEvents.sln ./
+COPY src/Directory.Build.props src/
 COPY src/OrderEvents/OrderEvents.csproj src/OrderEvents/
 RUN dotnet restore src/OrderEvents/OrderEvents.csproj -r linux-x64
 COPY src/ src/
