@@ -1,6 +1,4 @@
-using System.ComponentModel.DataAnnotations;
 using System.Threading.RateLimiting;
-using OrderEvents.Infrastructure.Hosting;
 
 namespace OrderEvents.Infrastructure.Http;
 
@@ -44,8 +42,12 @@ public sealed class AdmissionControl(RequestDelegate next, ConcurrencyLimiter li
     }
 
     /// <summary>A permit, a refused lease (queue full), or null when none came within MaxQueueWait.</summary>
-    private async Task<RateLimitLease?> TryAcquireAsync(HttpContext context)
+    private async ValueTask<RateLimitLease?> TryAcquireAsync(HttpContext context)
     {
+        // Below capacity (nobody queued ahead) the permit is there at once: no timer, no token source per request.
+        var immediate = limiter.AttemptAcquire();
+        if (immediate.IsAcquired) return immediate;
+        immediate.Dispose();
         using var wait = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
         wait.CancelAfter(options.MaxQueueWait);
         try
