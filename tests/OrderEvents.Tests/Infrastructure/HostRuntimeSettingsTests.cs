@@ -5,7 +5,7 @@ namespace OrderEvents.Tests.Infrastructure;
 /// <summary>
 /// The runtime reads its settings from the host's own runtimeconfig.json, so the development host must carry the
 /// service's (src/Directory.Build.props): without the spin limit its idle thread-pool workers spun in sched_yield,
-/// about 2.5 % of a core at rest (docs/benchmarks.md, issue 23).
+/// 1.0-1.6 % of a core more at rest (docs/benchmarks.md, issue 23).
 /// </summary>
 public sealed class HostRuntimeSettingsTests
 {
