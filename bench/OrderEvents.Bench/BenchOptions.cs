@@ -35,6 +35,7 @@ public sealed class BenchOptions
     public string? ServiceDll { get; private set; }
     public string ServiceEnvironment { get; private set; } = "Production";
     public List<KeyValuePair<string, string>> ServiceEnv { get; } = [];
+    public List<string> PostgresSettings { get; } = [];
     public List<string> ServiceArgs { get; } = [];
     public string PostgresBin { get; private set; } = "/usr/lib/postgresql/15/bin";
     public string? RepoRoot { get; private set; }
@@ -77,6 +78,7 @@ public sealed class BenchOptions
           --no-build               reuse the last publish output (artifacts/bench/service, artifacts/bench/devhost)
           --configuration Release  configuration used to publish the service
           --pg-bin DIR             PostgreSQL binaries (default /usr/lib/postgresql/15/bin)
+          --pg-setting NAME=VALUE  a server setting for the shared cluster (repeatable), e.g. wal_compression=on
           --keep-logs              keep the run folder with the children's logs
           --statements             load pg_stat_statements and write each target's top statements (by total time,
                                    whole measurement) to the run folder and the progress output (adds a little
@@ -132,6 +134,11 @@ public sealed class BenchOptions
                     break;
                 case "--service-arg": options.ServiceArgs.Add(Value()); break;
                 case "--pg-bin": options.PostgresBin = Value(); break;
+                case "--pg-setting":
+                    var setting = Value();
+                    if (setting.IndexOf('=') <= 0 || setting.Contains(' ')) throw new ArgumentException("--pg-setting takes NAME=VALUE (no spaces)");
+                    options.PostgresSettings.Add(setting);
+                    break;
                 case "--repo": options.RepoRoot = Value(); break;
                 case "--keep-logs": options.KeepLogs = true; break;
                 case "--statements": options.Statements = true; break;

@@ -37,7 +37,7 @@ public sealed class BenchRun(BenchOptions options, string repoRoot) : IDisposabl
     public async Task<List<TargetResult>> RunAsync()
     {
         _serviceDll = options.ServiceDll is { } given ? Path.GetFullPath(given) : PublishService();
-        _cluster = Own(PostgresCluster.Start(options.PostgresBin, Progress, options.Statements || options.Profile));
+        _cluster = Own(PostgresCluster.Start(options.PostgresBin, Progress, options.Statements || options.Profile, options.PostgresSettings));
         await _cluster.CreateDatabaseAsync(ServiceDatabase);
         await _cluster.CreateDatabaseAsync(BaselineDatabase);
         _bootstrap = await StartBrokerAsync();

@@ -24,12 +24,12 @@ public sealed class PostgresCluster : IDisposable
     public string DataDirectory { get; }
     public int Port { get; private set; }
 
-    public static PostgresCluster Start(string bin, TextWriter progress, bool statements = false)
+    public static PostgresCluster Start(string bin, TextWriter progress, bool statements = false, IReadOnlyList<string>? settings = null)
     {
         var cluster = new PostgresCluster(bin, Path.Combine(Path.GetTempPath(), "orderevents-bench-pg-" + Guid.NewGuid().ToString("N")[..10]));
         try
         {
-            cluster.InitAndStart(progress, statements);
+            cluster.InitAndStart(progress, statements, settings ?? []);
             return cluster;
         }
         catch
@@ -100,7 +100,7 @@ public sealed class PostgresCluster : IDisposable
         return (long)(await command.ExecuteScalarAsync())!;
     }
 
-    private void InitAndStart(TextWriter progress, bool statements)
+    private void InitAndStart(TextWriter progress, bool statements, IReadOnlyList<string> settings)
     {
         var stopwatch = Stopwatch.StartNew();
         Directory.CreateDirectory(DataDirectory);
@@ -108,9 +108,10 @@ public sealed class PostgresCluster : IDisposable
         Run("initdb", "-D", DataDirectory, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync");
         Port = FreePort();
         var options = $"-p {Port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c max_connections=300 -c fsync=on -c synchronous_commit=on"
-                      + (statements ? " -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all" : "");
+                      + (statements ? " -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all" : "")
+                      + string.Concat(settings.Select(setting => " -c " + setting));
         Run("pg_ctl", "-D", DataDirectory, "-l", Path.Combine(DataDirectory, "server.log"), "-o", options, "-w", "-t", "60", "start");
-        progress.WriteLine($"PostgreSQL cluster on 127.0.0.1:{Port} (fsync on, {DataDirectory}) in {stopwatch.ElapsedMilliseconds} ms");
+        progress.WriteLine($"PostgreSQL cluster on 127.0.0.1:{Port} (fsync on{string.Concat(settings.Select(setting => ", " + setting))}, {DataDirectory}) in {stopwatch.ElapsedMilliseconds} ms");
     }
 
     public void Dispose()
