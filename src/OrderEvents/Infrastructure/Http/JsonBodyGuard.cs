@@ -79,14 +79,11 @@ public static class JsonBodyGuard
             return BadBody(body.Trim(" \t\r\n"u8).IsEmpty ? "A request body (a JSON object) is required."
                 : $"The request body is not valid JSON (line {syntax.LineNumber + 1}, byte {syntax.BytePositionInLine + 1}).");
         }
-        catch (JsonException e) when (JsonWords.FieldOf(e.Path) == "body")
-        {
-            return NotAnObject();
-        }
         catch (JsonException e)
         {
+            // The body itself is not an object (its path is the root), or one field holds the wrong JSON type.
             var field = JsonWords.FieldOf(e.Path);
-            return FieldError(field, JsonWords.Expected(options, typeof(T), field));
+            return field == "body" ? NotAnObject() : FieldError(field, JsonWords.Expected(options, typeof(T), field));
         }
     }
 
