@@ -20,7 +20,7 @@ public sealed class ReassignedPartitionOffsetsShapeTests
     [Fact]
     public void wolverine_6_62_types_pass()
     {
-        ReassignedPartitionOffsets.ShapeProblems(typeof(KafkaTopicGroupListener), typeof(ListeningAgent)).ShouldBeEmpty();
+        ReassignedPartitionOffsets.ShapeProblems(typeof(KafkaTopicGroupListener)).ShouldBeEmpty();
         new ReassignedPartitionOffsets().StartAsync(CancellationToken.None).IsCompletedSuccessfully.ShouldBeTrue();
     }
 
@@ -28,46 +28,43 @@ public sealed class ReassignedPartitionOffsetsShapeTests
     public void the_fakes_pass_in_their_faithful_shape()
     {
         // The positive control of the fakes: the refusals below come from the one thing each variant changes.
-        ReassignedPartitionOffsets.ShapeProblems(typeof(Listener<Committer<TopicPartition, Watermark>>), typeof(ListeningAgent)).ShouldBeEmpty();
-        ReassignedPartitionOffsets.ShapeProblems(typeof(Listener<Committer<TopicPartition, Watermark>>), typeof(FakeAgent)).ShouldBeEmpty();
+        ReassignedPartitionOffsets.ShapeProblems(typeof(Listener<Committer<TopicPartition, Watermark>>)).ShouldBeEmpty();
     }
 
-    public static TheoryData<string, Type, Type, string[]> ChangedShapes => new()
+    public static TheoryData<string, Type, string[]> ChangedShapes => new()
     {
-        { "consumer field renamed", typeof(RenamedConsumerListener), typeof(ListeningAgent), ["RenamedConsumerListener._consumer", "found none"] },
-        { "consumer of other key type", typeof(ByteKeyConsumerListener), typeof(ListeningAgent), ["ByteKeyConsumerListener._consumer", "IConsumer<String, Byte[]>", "found a field of type IConsumer<Byte[], Byte[]>"] },
-        { "no committer", typeof(ListenerWithoutCommitter), typeof(ListeningAgent), ["ListenerWithoutCommitter._committer", "found none"] },
-        { "committer is a struct", typeof(Listener<int>), typeof(ListeningAgent), ["._committer", "(a class)", "found a field of type Int32"] },
-        { "lock of type Lock", typeof(Listener<LockCommitter>), typeof(ListeningAgent), ["LockCommitter._lock", "Monitor", "found a field of type Lock"] },
-        { "lock renamed", typeof(Listener<RenamedLockCommitter>), typeof(ListeningAgent), ["RenamedLockCommitter._lock", "found none"] },
-        { "watermarks keyed by (topic, partition)", typeof(Listener<Committer<(string, int), Watermark>>), typeof(ListeningAgent), ["._watermarks", "IDictionary<TopicPartition, _>", "found a field of type Dictionary<ValueTuple<String, Int32>, Watermark>"] },
-        { "watermarks keyed by string", typeof(Listener<Committer<string, Watermark>>), typeof(ListeningAgent), ["._watermarks", "keyed by the TopicPartitions", "Dictionary<String, Watermark>"] },
-        { "watermarks not a dictionary", typeof(Listener<ListCommitter>), typeof(ListeningAgent), ["ListCommitter._watermarks", "found a field of type List<Watermark>"] },
-        { "watermark is a struct", typeof(Listener<Committer<TopicPartition, StructWatermark>>), typeof(ListeningAgent), ["._watermarks", "class type", "StructWatermark"] },
-        { "_seen an int", typeof(Listener<Committer<TopicPartition, IntSeenWatermark>>), typeof(ListeningAgent), ["IntSeenWatermark._seen", "Boolean", "found a field of type Int32"] },
-        { "_seen renamed", typeof(Listener<Committer<TopicPartition, RenamedSeenWatermark>>), typeof(ListeningAgent), ["RenamedSeenWatermark._seen", "found none"] },
-        { "resetting _seen restarts nothing", typeof(Listener<Committer<TopicPartition, ForwardOnlyWatermark>>), typeof(ListeningAgent), ["ForwardOnlyWatermark:", "offered nothing (expected 6)", "does not restart its tracking"] },
-        { "watermark methods renamed", typeof(Listener<Committer<TopicPartition, RenamedMethodsWatermark>>), typeof(ListeningAgent), ["RenamedMethodsWatermark:", "TryTakeCommittable(out long)"] },
-        { "agent is no listening agent", typeof(Listener<Committer<TopicPartition, Watermark>>), typeof(object), ["Object is not an IListeningAgent", "Object.Listener: expected a readable public property", "found none"] },
-        { "agent's Listener cannot hold it", typeof(Listener<Committer<TopicPartition, Watermark>>), typeof(AgentWithStringListener), ["AgentWithStringListener.Listener", "can hold a Listener<Committer<TopicPartition, Watermark>>", "found a property of type String"] },
+        { "consumer field renamed", typeof(RenamedConsumerListener), ["RenamedConsumerListener._consumer", "found none"] },
+        { "consumer of other key type", typeof(ByteKeyConsumerListener), ["ByteKeyConsumerListener._consumer", "IConsumer<String, Byte[]>", "found a field of type IConsumer<Byte[], Byte[]>"] },
+        { "no committer", typeof(ListenerWithoutCommitter), ["ListenerWithoutCommitter._committer", "found none"] },
+        { "committer is a struct", typeof(Listener<int>), ["._committer", "(a class)", "found a field of type Int32"] },
+        { "lock of type Lock", typeof(Listener<LockCommitter>), ["LockCommitter._lock", "Monitor", "found a field of type Lock"] },
+        { "lock renamed", typeof(Listener<RenamedLockCommitter>), ["RenamedLockCommitter._lock", "found none"] },
+        { "watermarks keyed by (topic, partition)", typeof(Listener<Committer<(string, int), Watermark>>), ["._watermarks", "IDictionary<TopicPartition, _>", "found a field of type Dictionary<ValueTuple<String, Int32>, Watermark>"] },
+        { "watermarks keyed by string", typeof(Listener<Committer<string, Watermark>>), ["._watermarks", "keyed by the TopicPartitions", "Dictionary<String, Watermark>"] },
+        { "watermarks not a dictionary", typeof(Listener<ListCommitter>), ["ListCommitter._watermarks", "found a field of type List<Watermark>"] },
+        { "watermark is a struct", typeof(Listener<Committer<TopicPartition, StructWatermark>>), ["._watermarks", "class type", "StructWatermark"] },
+        { "_seen an int", typeof(Listener<Committer<TopicPartition, IntSeenWatermark>>), ["IntSeenWatermark._seen", "Boolean", "found a field of type Int32"] },
+        { "_seen renamed", typeof(Listener<Committer<TopicPartition, RenamedSeenWatermark>>), ["RenamedSeenWatermark._seen", "found none"] },
+        { "resetting _seen restarts nothing", typeof(Listener<Committer<TopicPartition, ForwardOnlyWatermark>>), ["ForwardOnlyWatermark:", "offered nothing (expected 6)", "does not restart its tracking"] },
+        { "watermark methods renamed", typeof(Listener<Committer<TopicPartition, RenamedMethodsWatermark>>), ["RenamedMethodsWatermark:", "TryTakeCommittable(out long)"] },
     };
 
     [Theory]
     [MemberData(nameof(ChangedShapes))]
-    public void a_changed_shape_is_refused_naming_what_changed(string change, Type listenerType, Type agentType, string[] expected)
+    public void a_changed_shape_is_refused_naming_what_changed(string change, Type listenerType, string[] expected)
     {
-        var problems = ReassignedPartitionOffsets.ShapeProblems(listenerType, agentType);
+        var problems = ReassignedPartitionOffsets.ShapeProblems(listenerType);
         problems.ShouldNotBeEmpty(change);
         var message = string.Join("\n", problems);
         foreach (var fragment in expected) message.ShouldContain(fragment, Case.Sensitive, change);
-        // Only what changed: each variant changes one assumption (the agent variant two sides of one).
-        problems.Count.ShouldBe(agentType == typeof(object) ? 2 : 1, message);
+        // Only what changed: each variant changes one assumption.
+        problems.Count.ShouldBe(1, message);
     }
 
     [Fact]
     public async Task start_up_refuses_a_changed_shape_and_says_what_to_do()
     {
-        var offsets = new ReassignedPartitionOffsets(typeof(Listener<LockCommitter>), typeof(ListeningAgent));
+        var offsets = new ReassignedPartitionOffsets(typeof(Listener<LockCommitter>));
         var refusal = await Should.ThrowAsync<InvalidOperationException>(() => offsets.StartAsync(CancellationToken.None));
         refusal.Message.ShouldContain("not what ReassignedPartitionOffsets was written for (Wolverine 6.62)");
         refusal.Message.ShouldContain("LockCommitter._lock");
@@ -75,20 +72,13 @@ public sealed class ReassignedPartitionOffsetsShapeTests
     }
 
     [Fact]
-    public void the_listeners_must_be_reached_the_way_the_workaround_expects()
+    public void a_listener_reached_otherwise_than_through_a_listening_agent_is_refused()
     {
-        var kafka = new Uri("kafka://topic/order-events");
-        var fit = typeof(Listener<Committer<TopicPartition, Watermark>>);
-        ReassignedPartitionOffsets.WiringProblems(fit, typeof(FakeAgent),
-            [new FakeAgent(kafka, new Listener<Committer<TopicPartition, Watermark>>()), new FakeAgent(kafka, null)]).ShouldBeEmpty();
-
-        // Wolverine wraps its listeners for some settings (ListenerCount > 1: ParallelListener; tenants: CompoundListener).
-        var wrapped = ReassignedPartitionOffsets.WiringProblems(fit, typeof(FakeAgent), [new FakeAgent(kafka, new OtherListener())]);
-        wrapped.ShouldHaveSingleItem().ShouldBe(
-            "The listener of kafka://topic/order-events is a OtherListener, not a Listener<Committer<TopicPartition, Watermark>>: its offset committer cannot be found.");
-
-        var otherAgent = ReassignedPartitionOffsets.WiringProblems(typeof(KafkaTopicGroupListener), typeof(ListeningAgent), [new FakeAgent(kafka, null)]);
-        otherAgent.ShouldHaveSingleItem().ShouldBe("The listening agent of kafka://topic/order-events is a FakeAgent, not a ListeningAgent: its listener cannot be reached.");
+        // ActiveListeners() hands out IListeningAgents; Wolverine's ListeningAgent holds the listener (a property the compiler
+        // checks). The running app's agents, and agents holding another listener type: the test below.
+        var otherAgent = ReassignedPartitionOffsets.WiringProblems([new FakeAgent(new Uri("kafka://topic/order-events"))], typeof(KafkaTopicGroupListener));
+        otherAgent.ShouldHaveSingleItem().ShouldBe(
+            "The listening agent of kafka://topic/order-events is a FakeAgent, not a ListeningAgent: its listener cannot be reached.");
     }
 }
 
@@ -102,9 +92,10 @@ public sealed class ReassignedPartitionOffsetsWiringTests(AppFixture fixture)
         var agents = fixture.Host.Services.GetRequiredService<IWolverineRuntime>().Endpoints.ActiveListeners()
             .Where(agent => agent.Uri.Scheme == "kafka").ToList();
         agents.ShouldNotBeEmpty();
-        ReassignedPartitionOffsets.WiringProblems(typeof(KafkaTopicGroupListener), typeof(ListeningAgent), agents).ShouldBeEmpty();
-        // The same agents against another listener type: the check looks at what they hold.
-        var mismatched = ReassignedPartitionOffsets.WiringProblems(typeof(Listener<Committer<TopicPartition, Watermark>>), typeof(ListeningAgent), agents);
+        ReassignedPartitionOffsets.WiringProblems(agents, typeof(KafkaTopicGroupListener)).ShouldBeEmpty();
+        // The same agents against another listener type: the check looks at what they hold (Wolverine wraps its listeners for
+        // some settings: ListenerCount > 1 a ParallelListener, tenants a CompoundListener).
+        var mismatched = ReassignedPartitionOffsets.WiringProblems(agents, typeof(Listener<Committer<TopicPartition, Watermark>>));
         mismatched.Count.ShouldBe(agents.Count);
         mismatched.ShouldAllBe(problem => problem.Contains("is a KafkaTopicGroupListener, not a Listener<"));
     }
@@ -219,64 +210,33 @@ internal sealed class ListCommitter
     private readonly List<Watermark> _watermarks = [];
 }
 
-/// <summary>An IListener, so the real ListeningAgent.Listener can hold it.</summary>
-internal abstract class FakeListenerBase : IListener
-{
-    public Uri Address => new("kafka://topic/order-events");
-    public IHandlerPipeline? Pipeline => null;
-    public ValueTask CompleteAsync(Envelope envelope) => ValueTask.CompletedTask;
-    public ValueTask DeferAsync(Envelope envelope) => ValueTask.CompletedTask;
-    public ValueTask StopAsync() => ValueTask.CompletedTask;
-    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
-}
-
-internal sealed class Listener<TCommitter> : FakeListenerBase
+internal sealed class Listener<TCommitter>
 {
     private readonly IConsumer<string, byte[]>? _consumer;
     private readonly TCommitter? _committer;
 }
 
-internal sealed class RenamedConsumerListener : FakeListenerBase
+internal sealed class RenamedConsumerListener
 {
     private readonly IConsumer<string, byte[]>? _kafkaConsumer;
     private readonly Committer<TopicPartition, Watermark>? _committer;
 }
 
-internal sealed class ByteKeyConsumerListener : FakeListenerBase
+internal sealed class ByteKeyConsumerListener
 {
     private readonly IConsumer<byte[], byte[]>? _consumer;
     private readonly Committer<TopicPartition, Watermark>? _committer;
 }
 
-internal sealed class ListenerWithoutCommitter : FakeListenerBase
+internal sealed class ListenerWithoutCommitter
 {
     private readonly IConsumer<string, byte[]>? _consumer;
 }
 
-internal sealed class OtherListener : FakeListenerBase;
-
 /// <summary>A listening agent of another kind than Wolverine's ListeningAgent.</summary>
-internal sealed class FakeAgent(Uri uri, IListener? listener) : IListeningAgent
+internal sealed class FakeAgent(Uri uri) : IListeningAgent
 {
-    public IListener? Listener { get; } = listener;
     public Uri Uri { get; } = uri;
-    public DateTimeOffset LastQueueActivityAt => DateTimeOffset.MinValue;
-    public ListeningStatus Status => ListeningStatus.Accepting;
-    public Endpoint Endpoint => throw new NotSupportedException();
-    public int QueueCount => 0;
-    public ValueTask StopAndDrainAsync() => throw new NotSupportedException();
-    public ValueTask MarkAsTooBusyAndStopReceivingAsync() => throw new NotSupportedException();
-    public ValueTask LatchPermanently() => throw new NotSupportedException();
-    public ValueTask PauseAsync(TimeSpan pauseTime) => throw new NotSupportedException();
-    public ValueTask PauseWithDrainAsync(TimeSpan pauseTime) => throw new NotSupportedException();
-    public ValueTask StartAsync() => throw new NotSupportedException();
-    public Task EnqueueDirectlyAsync(IEnumerable<Envelope> envelopes) => throw new NotSupportedException();
-}
-
-internal sealed class AgentWithStringListener : IListeningAgent
-{
-    public string? Listener => null;
-    public Uri Uri => new("kafka://topic/order-events");
     public DateTimeOffset LastQueueActivityAt => DateTimeOffset.MinValue;
     public ListeningStatus Status => ListeningStatus.Accepting;
     public Endpoint Endpoint => throw new NotSupportedException();

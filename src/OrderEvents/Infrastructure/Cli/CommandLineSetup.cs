@@ -65,25 +65,25 @@ public static class CommandLineSetup
         return builder;
     }
 
-    /// <summary>A host started without its PostgreSQL or broker (by a test harness, say) stops at once, naming them.</summary>
+    /// <summary>
+    /// A host started without its PostgreSQL or broker (by a test harness, say) stops at once, naming them: the host
+    /// validates this before any hosted service starts (Marten's schema set-up included).
+    /// </summary>
     public static WebApplicationBuilder RequireInfrastructure(this WebApplicationBuilder builder)
     {
-        // In the "starting" phase, before any StartAsync: Marten inserts its activator (schema set-up) ahead of us.
-        builder.Services.Insert(0, ServiceDescriptor.Singleton<IHostedService>(services =>
-            new RequiredSettingsCheck(services.GetRequiredService<IConfiguration>())));
+        builder.Services.AddOptions<RequiredInfrastructure>().ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<RequiredInfrastructure>, RequiredInfrastructure.Check>();
         return builder;
     }
 
-    private sealed class RequiredSettingsCheck(IConfiguration configuration) : IHostedLifecycleService
+    private sealed class RequiredInfrastructure
     {
-        public Task StartingAsync(CancellationToken cancellationToken) =>
-            MissingSettings(configuration, CommandNeeds.RunningApp) is { } missing ? throw new InvalidOperationException(missing) : Task.CompletedTask;
-
-        public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-        public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-        public Task StoppingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-        public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+        public sealed class Check(IConfiguration configuration) : IValidateOptions<RequiredInfrastructure>
+        {
+            public ValidateOptionsResult Validate(string? name, RequiredInfrastructure options) =>
+                MissingSettings(configuration, CommandNeeds.RunningApp) is { } missing
+                    ? ValidateOptionsResult.Fail(missing) : ValidateOptionsResult.Success;
+        }
     }
 
     /// <summary>

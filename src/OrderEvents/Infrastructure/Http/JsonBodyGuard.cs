@@ -1,6 +1,6 @@
-using System.Collections;
 using System.Runtime.CompilerServices;
 using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
 using JasperFx;
 using JasperFx.CodeGeneration;
 using JasperFx.CodeGeneration.Frames;
@@ -79,14 +79,11 @@ public static class JsonBodyGuard
             return BadBody(body.Trim(" \t\r\n"u8).IsEmpty ? "A request body (a JSON object) is required."
                 : $"The request body is not valid JSON (line {syntax.LineNumber + 1}, byte {syntax.BytePositionInLine + 1}).");
         }
-        catch (JsonException e) when (JsonWords.FieldOf(e.Path) == "body")
-        {
-            return NotAnObject();
-        }
         catch (JsonException e)
         {
+            // The body itself is not an object (its path is the root), or one field holds the wrong JSON type.
             var field = JsonWords.FieldOf(e.Path);
-            return FieldError(field, JsonWords.Expected(typeof(T), field));
+            return field == "body" ? NotAnObject() : FieldError(field, JsonWords.Expected(options, typeof(T), field));
         }
     }
 
@@ -176,40 +173,35 @@ public static class JsonWords
     /// <summary>"$.items[0].quantity" -> "items[0].quantity"; the root is "body".</summary>
     public static string FieldOf(string? jsonPath) => (jsonPath ?? "$").TrimStart('$').TrimStart('.') is { Length: > 0 } field ? field : "body";
 
-    /// <summary>What the field at <paramref name="field"/> of <paramref name="root"/> must hold, as a sentence.</summary>
-    public static string Expected(Type root, string field)
+    /// <summary>What the field at <paramref name="field"/> of <paramref name="root"/> must hold, as a sentence (from the serializer's contract).</summary>
+    public static string Expected(JsonSerializerOptions options, Type root, string field)
     {
-        var type = root;
+        var info = options.GetTypeInfo(root);
         foreach (var segment in field.Split('.', StringSplitOptions.RemoveEmptyEntries))
         {
             var name = segment.Split('[')[0];
             if (name.Length > 0 && name != "body")
             {
-                var property = type.GetProperties().FirstOrDefault(p => string.Equals(p.Name, name, StringComparison.OrdinalIgnoreCase));
+                var property = info.Properties.FirstOrDefault(p => string.Equals(p.Name, name, StringComparison.OrdinalIgnoreCase));
                 if (property is null) return $"'{field}' is not a field of this request.";
-                type = property.PropertyType;
+                info = options.GetTypeInfo(property.PropertyType);
             }
 
-            for (var i = 0; i < segment.Count(c => c == '['); i++) type = ElementType(type) ?? type;
+            for (var i = 0; i < segment.Count(c => c == '[') && info.ElementType is { } element; i++) info = options.GetTypeInfo(element);
         }
 
-        return $"'{field}' must be {Shape(Nullable.GetUnderlyingType(type) ?? type)}.";
+        return $"'{field}' must be {Shape(info)}.";
     }
 
-    private static string Shape(Type type) => type switch
+    private static string Shape(JsonTypeInfo info) => (Nullable.GetUnderlyingType(info.Type) ?? info.Type) switch
     {
-        _ when type.IsEnum => "one of " + string.Join(", ", Enum.GetNames(type).Select(JsonNamingPolicy.SnakeCaseUpper.ConvertName)),
-        _ when type == typeof(int) => $"a whole number from {int.MinValue} to {int.MaxValue}",
-        _ when type == typeof(long) => $"a whole number from {long.MinValue} to {long.MaxValue}",
-        _ when type == typeof(decimal) => "a number (at most 28 significant digits)",
-        _ when type == typeof(string) => "a string",
-        _ when type == typeof(bool) => "true or false",
-        _ when type == typeof(DateTimeOffset) || type == typeof(DateTime) => "an ISO 8601 date and time",
-        _ => ElementType(type) is null ? "an object" : "an array",
+        var type when type.IsEnum => "one of " + string.Join(", ", Enum.GetNames(type).Select(JsonNamingPolicy.SnakeCaseUpper.ConvertName)),
+        var type when type == typeof(int) => $"a whole number from {int.MinValue} to {int.MaxValue}",
+        var type when type == typeof(long) => $"a whole number from {long.MinValue} to {long.MaxValue}",
+        var type when type == typeof(decimal) => "a number (at most 28 significant digits)",
+        var type when type == typeof(string) => "a string",
+        var type when type == typeof(bool) => "true or false",
+        var type when type == typeof(DateTimeOffset) || type == typeof(DateTime) => "an ISO 8601 date and time",
+        _ => info.Kind == JsonTypeInfoKind.Enumerable ? "an array" : "an object",
     };
-
-    private static Type? ElementType(Type type) =>
-        type == typeof(string) || !typeof(IEnumerable).IsAssignableFrom(type) ? null
-        : type.IsArray ? type.GetElementType()
-        : type.GetInterfaces().Append(type).FirstOrDefault(i => i.IsGenericType && i.GetGenericTypeDefinition() == typeof(IEnumerable<>))?.GetGenericArguments()[0];
 }

@@ -11,42 +11,28 @@ public static class DatabaseOutage
     /// <summary>Seconds a client is asked to wait (Retry-After) when the database is unavailable.</summary>
     public const int RetryAfterSeconds = 5;
 
-    public static bool IsOutage(Exception? exception)
-    {
-        for (var current = exception; current is not null; current = current.InnerException)
-        {
-            switch (current)
-            {
-                // Connection failures, broken connections, pool timeouts: Npgsql marks these transient.
-                case PostgresException postgres when IsUnavailable(postgres.SqlState):
-                case NpgsqlException { IsTransient: true } and not PostgresException:
-                case SocketException:
-                    return true;
-            }
-        }
-
-        return false;
-    }
+    /// <summary>Connection failures, broken connections, pool timeouts (Npgsql marks these transient), or PostgreSQL going away.</summary>
+    public static bool IsOutage(Exception? exception) => Chain(exception).Any(current =>
+        current is PostgresException postgres ? IsUnavailable(postgres.SqlState) : current is NpgsqlException { IsTransient: true } or SocketException);
 
     /// <summary>
     /// The PostgreSQL error in the chain that one row's values can cause, or null: SQLSTATE class 22 (data exception),
     /// 23 (integrity constraint violation) or P0 (raised by a PL/pgSQL trigger). Anything else (a missing table, a
     /// revoked permission, a deadlock, a lost connection) is about the database, never about one record.
     /// </summary>
-    public static PostgresException? RowRefusal(Exception? exception)
-    {
-        for (var current = exception; current is not null; current = current.InnerException)
-            if (current is PostgresException { SqlState: ['2', '2' or '3', ..] or ['P', '0', ..] } postgres) return postgres;
-        return null;
-    }
+    public static PostgresException? RowRefusal(Exception? exception) =>
+        Chain(exception).OfType<PostgresException>().FirstOrDefault(postgres => postgres.SqlState is ['2', '2' or '3', ..] or ['P', '0', ..]);
 
     /// <summary>What PostgreSQL said, for an operator: SQLSTATE, the constraint and table it names, its message.</summary>
-    public static string Describe(Exception exception)
+    public static string Describe(Exception exception) => Chain(exception).OfType<PostgresException>().FirstOrDefault() is { } postgres
+        ? $"SQLSTATE {postgres.SqlState} ({postgres.ConstraintName ?? postgres.ColumnName ?? "-"} on {postgres.SchemaName}.{postgres.TableName}): " +
+          postgres.MessageText
+        : $"{exception.GetType().Name}: {exception.Message}";
+
+    /// <summary>The exception and its inner ones, outermost first (Marten wraps Npgsql).</summary>
+    private static IEnumerable<Exception> Chain(Exception? exception)
     {
-        for (var current = exception; current is not null; current = current.InnerException)
-            if (current is PostgresException postgres)
-                return $"SQLSTATE {postgres.SqlState} ({postgres.ConstraintName ?? postgres.ColumnName ?? "-"} on {postgres.SchemaName}.{postgres.TableName}): {postgres.MessageText}";
-        return $"{exception.GetType().Name}: {exception.Message}";
+        for (var current = exception; current is not null; current = current.InnerException) yield return current;
     }
 
     // 08: connection exceptions; 57P01-03: admin/crash shutdown, cannot connect now; 53300: too many connections.

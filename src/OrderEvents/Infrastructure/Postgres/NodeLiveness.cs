@@ -38,7 +38,6 @@ public sealed class NodeLiveness(IWolverineRuntime runtime, PostgresConnection p
     public async Task StoppingAsync(CancellationToken cancellationToken) => await _stopping.CancelAsync();
 
     public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     public Task StoppedAsync(CancellationToken cancellationToken) => DisposeAsync().AsTask();
