@@ -133,12 +133,15 @@ public sealed class NotificationStreamTests(AppFixture fixture) : IntegrationCon
         response.StatusCode.ShouldBe(HttpStatusCode.Unauthorized);
     }
 
-    [Fact]
-    public async Task an_unparseable_last_event_id_is_a_400()
+    [Theory]
+    [InlineData("not-a-position")]
+    [InlineData("-1")]
+    public async Task a_last_event_id_that_is_not_a_position_is_a_400(string lastEventId)
     {
         var user = await RegisterAndLogin();
-        await using var sse = await SseClient.ConnectAsync(Client, user.Token, "not-a-position");
+        await using var sse = await SseClient.ConnectAsync(Client, user.Token, lastEventId);
         sse.Response.StatusCode.ShouldBe(HttpStatusCode.BadRequest);
+        sse.Response.Content.Headers.ContentType!.MediaType.ShouldBe("application/problem+json");
     }
 
     /// <summary>
