@@ -126,6 +126,24 @@ public sealed class NotificationStreamTests(AppFixture fixture) : IntegrationCon
         received.Json.GetProperty("userId").GetInt64().ShouldBe(me.Id);
     }
 
+    /// <summary>
+    /// The instance's LISTEN connection dies (a failover, an idle-connection killer): it reconnects after 2 s and every
+    /// open stream reads again, so a notification stored meanwhile arrives long before the 15 s heartbeat.
+    /// </summary>
+    [Fact]
+    public async Task a_stream_keeps_receiving_after_the_listeners_connection_is_killed()
+    {
+        var user = await RegisterAndLogin();
+        await using var stream = await Connect(user);
+
+        var killed = await Sql.ScalarAsync(Fixture.ConnectionString, "select count(pg_terminate_backend(pid)) from pg_stat_activity " +
+            "where datname = current_database() and query = 'listen notifications_stored'");
+        killed.ShouldBe(1L, "this app's one LISTEN connection");
+        var id = await InsertNotification(user.Id);
+
+        (await stream.NextEventAsync(TimeSpan.FromSeconds(8))).Json.GetProperty("id").GetGuid().ShouldBe(id);
+    }
+
     [Fact]
     public async Task without_a_token_it_is_401()
     {
@@ -133,12 +151,15 @@ public sealed class NotificationStreamTests(AppFixture fixture) : IntegrationCon
         response.StatusCode.ShouldBe(HttpStatusCode.Unauthorized);
     }
 
-    [Fact]
-    public async Task an_unparseable_last_event_id_is_a_400()
+    [Theory]
+    [InlineData("not-a-position")]
+    [InlineData("-1")]
+    public async Task a_last_event_id_that_is_not_a_position_is_a_400(string lastEventId)
     {
         var user = await RegisterAndLogin();
-        await using var sse = await SseClient.ConnectAsync(Client, user.Token, "not-a-position");
+        await using var sse = await SseClient.ConnectAsync(Client, user.Token, lastEventId);
         sse.Response.StatusCode.ShouldBe(HttpStatusCode.BadRequest);
+        sse.Response.Content.Headers.ContentType!.MediaType.ShouldBe("application/problem+json");
     }
 
     /// <summary>

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using OrderEvents.Features.Orders;
 using Wolverine.Http;
 
@@ -70,4 +71,16 @@ public sealed class OrderDecisionsTests
     [Fact]
     public void the_event_that_starts_an_order_is_version_1() =>
         LoggedEvent.First(new OrderPlaced(42, 7, [new OrderItem(1, 2, 15000m)], 30000m, Now), Pending()).Published.Version.ShouldBe(1);
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(-2)]
+    public void a_record_with_a_version_below_1_cannot_be_read(long version)
+    {
+        var json = $$"""
+            {"eventId":"8f1d3d3e-8d4c-4a8e-9f57-3c0c2b7e0a11","eventType":"ORDER_PAID","timestamp":"2025-01-30T10:15:30.123Z",
+             "orderId":5,"userId":5,"totalAmount":1,"version":{{version}}}
+            """;
+        Should.Throw<InvalidOrderEventException>(() => JsonSerializer.Deserialize<OrderEvent>(json, JsonSerializerOptions.Web)).Message.ShouldContain("positive version");
+    }
 }

@@ -50,8 +50,7 @@ public sealed class NotificationSignals(PostgresConnection postgres, ILogger<Not
             {
                 // Streams keep working meanwhile by polling on their heartbeat.
                 logger.LogWarning(exception, "Notification listener lost its PostgreSQL connection; reconnecting in 2 s");
-                try { await Task.Delay(TimeSpan.FromSeconds(2), stoppingToken); }
-                catch (OperationCanceledException) { return; }
+                await Task.Delay(TimeSpan.FromSeconds(2), stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             }
         }
     }

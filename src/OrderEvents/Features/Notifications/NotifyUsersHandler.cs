@@ -25,21 +25,21 @@ public static partial class NotifyUsersHandler
         var records = NotificationBatcher.MembersOf(events);
         var span = WolverineTracing.MessageActivity(messaging.Envelope);
         span?.SetTag("messaging.batch.message_count", events.Length);
-        LinkToEventTraces(span, records);
+        // Each link is the context its record carried: the span that published it, in the order's trace.
+        foreach (var record in records)
+            if (span is not null && record.ParentId is { } parent && ActivityContext.TryParse(parent, null, out var context))
+                span.AddLink(new ActivityLink(context));
 
         var known = new List<NotificationRow>(events.Length);
         for (var i = 0; i < events.Length; i++)
         {
             var orderEvent = events[i];
             if (Notification.MessageFor(orderEvent) is { } message)
-            {
                 known.Add(new NotificationRow(orderEvent, message, records.Count == events.Length ? records[i] : null));
-                continue;
-            }
-
-            using (ScopeFor(logger, orderEvent))
-                logger.LogWarning("Skipping event {EventId} of unknown type {EventType} for order {OrderId}",
-                    orderEvent.EventId, orderEvent.EventType, orderEvent.OrderId);
+            else
+                using (ScopeFor(logger, orderEvent))
+                    logger.LogWarning("Skipping event {EventId} of unknown type {EventType} for order {OrderId}",
+                        orderEvent.EventId, orderEvent.EventType, orderEvent.OrderId);
         }
 
         if (known.Count == 0) return;
@@ -49,15 +49,6 @@ public static partial class NotifyUsersHandler
             ? await StoreSettingRefusedRecordsAsideAsync(db, orderLog, messaging, runtime, known, now, logger, cancellationToken)
             : await StoreAsync(db, orderLog, known, now, logger, cancellationToken);
         foreach (var row in stored) OrderEventsMetrics.NotificationStored(row.Event.EventType, row.Event.Timestamp, now);
-    }
-
-    /// <summary>Links the batch span to the context each record carried: the span that published it, in the order's trace.</summary>
-    private static void LinkToEventTraces(Activity? span, IReadOnlyList<Envelope> records)
-    {
-        if (span is null) return;
-        foreach (var record in records)
-            if (record.ParentId is { } parent && ActivityContext.TryParse(parent, null, out var context))
-                span.AddLink(new ActivityLink(context));
     }
 
     /// <summary>The fast path, and the slow path when an event would run ahead of its predecessors: the rows it stored.</summary>

@@ -29,9 +29,6 @@ public sealed class CreateOrderRequestValidator : AbstractValidator<CreateOrderR
     }
 }
 
-/// <summary>The requested products that exist and can be ordered, by id.</summary>
-public sealed record OrderableProducts(IReadOnlyDictionary<long, Product> ById, IReadOnlyList<long> Unavailable);
-
 public static class CreateOrderEndpoint
 {
     public const int IdempotencyWindowSeconds = 24 * 60 * 60;
@@ -39,19 +36,19 @@ public static class CreateOrderEndpoint
     public static ProblemDetails Validate(CreateOrderRequest request, IValidator<CreateOrderRequest> validator) =>
         validator.Check(request);
 
-    public static async Task<OrderableProducts> LoadAsync(CreateOrderRequest request, IQuerySession session, CancellationToken cancellationToken)
+    /// <summary>The requested products that exist and can be ordered, by id.</summary>
+    public static async Task<IReadOnlyDictionary<long, Product>> LoadAsync(CreateOrderRequest request, IQuerySession session, CancellationToken cancellationToken)
     {
-        var ids = request.Items!.Select(item => item.ProductId).ToArray();
-        var found = await session.LoadManyAsync<Product>(cancellationToken, ids);
-        var orderable = found.Where(product => product.Status == ProductStatus.Active).ToDictionary(product => product.Id);
-        return new OrderableProducts(orderable, ids.Where(id => !orderable.ContainsKey(id)).ToList());
+        var found = await session.LoadManyAsync<Product>(cancellationToken, request.Items!.Select(item => item.ProductId));
+        return found.Where(product => product.Status == ProductStatus.Active).ToDictionary(product => product.Id);
     }
 
     [WolverineBefore]
-    public static ProblemDetails RequireOrderableProducts(OrderableProducts products) =>
-        products.Unavailable.Count == 0
-            ? WolverineContinue.NoProblems
-            : Validation.NotFound($"Unknown or inactive products: {string.Join(", ", products.Unavailable)}.");
+    public static ProblemDetails RequireOrderableProducts(CreateOrderRequest request, IReadOnlyDictionary<long, Product> orderable)
+    {
+        var unavailable = request.Items!.Select(item => item.ProductId).Where(id => !orderable.ContainsKey(id)).ToList();
+        return unavailable.Count == 0 ? WolverineContinue.NoProblems : Validation.NotFound($"Unknown or inactive products: {string.Join(", ", unavailable)}.");
+    }
 
     /// <summary>
     /// Starts the order's stream; the projected order and the outbox's Kafka record commit in the same transaction. An
@@ -63,11 +60,11 @@ public static class CreateOrderEndpoint
     [WolverinePost("/api/orders")]
     [ProducesResponseType<ProblemDetails>(StatusCodes.Status404NotFound, "application/problem+json")]
     public static (Created<OrderResponse>, IStartStream, OrderEvent) Post(
-        CreateOrderRequest request, OrderableProducts products, ClaimsPrincipal user, IDocumentSession session, TimeProvider clock)
+        CreateOrderRequest request, IReadOnlyDictionary<long, Product> orderable, ClaimsPrincipal user, IDocumentSession session, TimeProvider clock)
     {
         // Numbers come from Marten's HiLo sequence for orders: each node reserves a block, so this rarely touches the database.
         var orderId = session.Database.Sequences.SequenceFor(typeof(Order)).NextLong();
-        var placed = OrderPlaced.For(orderId, user.UserId(), request.Items!.Select(line => (products.ById[line.ProductId], line.Quantity)), clock.GetUtcNow());
+        var placed = OrderPlaced.For(orderId, user.UserId(), request.Items!.Select(line => (orderable[line.ProductId], line.Quantity)), clock.GetUtcNow());
         var order = Order.Create(placed);
         var (stored, published) = LoggedEvent.First(placed, order);
         OrderEventsMetrics.OrderPlaced(order.Id);

@@ -25,6 +25,11 @@ public static class GetOrdersEndpoint
     }
 }
 
+/// <summary>One entry of an order's history: a stored event, in stream order.</summary>
+public sealed record OrderHistoryEntry(
+    Guid EventId, string EventType, DateTimeOffset Timestamp, long Version, decimal TotalAmount, IReadOnlyList<OrderItem>? Items);
+
+/// <summary>An order and its history; the ownership check applies to both endpoints.</summary>
 public static class GetOrderEndpoint
 {
     public static ProblemDetails Validate(Order order, ClaimsPrincipal user) => OrderDecisions.MustBeOwnedBy(order, user.UserId());
@@ -34,32 +39,22 @@ public static class GetOrderEndpoint
     [NonTransactional]
     [ProducesResponseType<ProblemDetails>(StatusCodes.Status404NotFound, "application/problem+json")]
     public static OrderResponse Get([ReadAggregate] Order order) => OrderResponse.From(order);
-}
-
-/// <summary>One entry of an order's history: a stored event, in stream order.</summary>
-public sealed record OrderHistoryEntry(
-    Guid EventId, string EventType, DateTimeOffset Timestamp, long Version, decimal TotalAmount, IReadOnlyList<OrderItem>? Items);
-
-public static class GetOrderHistoryEndpoint
-{
-    public static ProblemDetails Validate(Order order, ClaimsPrincipal user) => OrderDecisions.MustBeOwnedBy(order, user.UserId());
 
     /// <summary>The order's events, oldest first, as stored in its stream (owner only; 404 otherwise).</summary>
     [WolverineGet("/api/orders/{id}/events")]
     [NonTransactional]
     [ProducesResponseType<ProblemDetails>(StatusCodes.Status404NotFound, "application/problem+json")]
-    public static async Task<IReadOnlyList<OrderHistoryEntry>> Get([ReadAggregate] Order order, IQuerySession session, CancellationToken cancellationToken)
+    public static async Task<IReadOnlyList<OrderHistoryEntry>> GetHistory(
+        [ReadAggregate] Order order, IQuerySession session, CancellationToken cancellationToken)
     {
-        var events = await session.Events.FetchStreamAsync(order.StreamKey, token: cancellationToken);
-        return events
-            .Where(stored => stored.Data is IOrderEvent)
-            .Select(stored =>
-            {
-                var logged = (IOrderEvent)stored.Data;
-                var record = OrderEvent.For(order, logged, stored.Id, stored.Version);
-                return new OrderHistoryEntry(record.EventId, record.EventType, record.Timestamp, stored.Version, record.TotalAmount,
-                    logged is OrderPlaced placed ? placed.Items : null);
-            })
-            .ToList();
+        var history = new List<OrderHistoryEntry>();
+        foreach (var stored in await session.Events.FetchStreamAsync(order.StreamKey, token: cancellationToken))
+        {
+            if (stored.Data is not IOrderEvent logged) continue;
+            var record = OrderEvent.For(order, logged, stored.Id, stored.Version);
+            history.Add(new OrderHistoryEntry(record.EventId, record.EventType, record.Timestamp, stored.Version, record.TotalAmount, (logged as OrderPlaced)?.Items));
+        }
+
+        return history;
     }
 }

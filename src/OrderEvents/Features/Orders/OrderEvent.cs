@@ -25,8 +25,6 @@ public sealed record OrderEvent(
     [JsonRequired] public long UserId { get; init; } = UserId > 0 ? UserId
         : throw new InvalidOrderEventException($"Order event {EventId} needs a positive userId (got {UserId})");
 
-    private readonly long? _version;
-
     /// <summary>
     /// The event's stream version (1 for ORDER_CREATED, then 2, 3 …), so a consumer can tell an earlier event is
     /// missing. Null only on records of other producers or made by hand (no ordering check for them).
@@ -34,8 +32,8 @@ public sealed record OrderEvent(
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public long? Version
     {
-        get => _version;
-        init => _version = value is null or > 0 ? value
+        get;
+        init => field = value is null or > 0 ? value
             : throw new InvalidOrderEventException($"Order event {EventId} needs a positive version when it has one (got {value})");
     }
 

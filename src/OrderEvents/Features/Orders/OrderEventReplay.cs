@@ -10,7 +10,7 @@ public sealed record ReplayFilter(long? OrderId = null, DateTimeOffset? Since = 
 /// Publishes logged order events again, in log order, through the durable outbox and with their stored ids: a consumer
 /// that handled one ignores it (the notification's key is the event id); a new or repaired consumer gets the history.
 /// </summary>
-public sealed class OrderEventReplay(IServiceScopeFactory scopes, ILogger<OrderEventReplay> logger)
+public sealed class OrderEventReplay(IDocumentStore store, IWolverineRuntime runtime, ILogger<OrderEventReplay> logger)
 {
     private const int PageSize = 500;
 
@@ -23,8 +23,7 @@ public sealed class OrderEventReplay(IServiceScopeFactory scopes, ILogger<OrderE
         long after = 0;
         while (true)
         {
-            await using var scope = scopes.CreateAsyncScope();
-            await using var session = scope.ServiceProvider.GetRequiredService<IDocumentStore>().LightweightSession();
+            await using var session = store.LightweightSession();
 
             var page = await PageOf(session, filter, after, cancellationToken);
             if (page.Count == 0) return published;
@@ -37,8 +36,7 @@ public sealed class OrderEventReplay(IServiceScopeFactory scopes, ILogger<OrderE
             var orders = (await session.LoadManyAsync<Order>(cancellationToken, toPublish.Select(e => e.StreamKey!).Distinct()))
                 .ToDictionary(order => order.StreamKey);
             // One transaction per page: the outbox rows commit together, then Wolverine sends them.
-            var outbox = scope.ServiceProvider.GetRequiredService<IMartenOutbox>();
-            outbox.Enroll(session);
+            var outbox = new MartenOutbox(runtime, session);
             foreach (var stored in toPublish)
             {
                 if (!orders.TryGetValue(stored.StreamKey!, out var order)) continue;

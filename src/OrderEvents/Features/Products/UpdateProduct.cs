@@ -36,13 +36,9 @@ public static class UpdateProductEndpoint
     [ProducesResponseType<ProblemDetails>(StatusCodes.Status412PreconditionFailed, "application/problem+json")]
     public static (ProductResponse, IMartenOp) Patch(UpdateProductRequest request, [NotBody] Product product)
     {
-        var updated = new Product
-        {
-            Id = product.Id,
-            Name = request.Name?.Trim() ?? product.Name,
-            Price = request.Price ?? product.Price,
-            Status = request.Status ?? product.Status,
-        };
-        return (ProductResponse.From(updated), MartenOps.Store(updated));
+        product.Name = request.Name?.Trim() ?? product.Name;
+        product.Price = request.Price ?? product.Price;
+        product.Status = request.Status ?? product.Status;
+        return (ProductResponse.From(product), MartenOps.Store(product));
     }
 }

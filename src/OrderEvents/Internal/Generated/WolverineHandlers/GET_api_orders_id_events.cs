@@ -36,7 +36,7 @@ namespace Internal.Generated.WolverineHandlers
                 return;
             }
 
-            Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "OrderEvents.Features.Orders.GetOrderHistoryEndpoint").SetTag("http.route", "/api/orders/{id}/events").SetTag("http.request.method", "GET");
+            Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "OrderEvents.Features.Orders.GetOrderEndpoint").SetTag("http.route", "/api/orders/{id}/events").SetTag("http.request.method", "GET");
             var order = await documentSession.Events.FetchLatest<OrderEvents.Features.Orders.Order>(Id, httpContext.RequestAborted);
             // 404 if this required object is null
             if (order == null)
@@ -45,7 +45,7 @@ namespace Internal.Generated.WolverineHandlers
                 return;
             }
 
-            var problemDetails1 = OrderEvents.Features.Orders.GetOrderHistoryEndpoint.Validate(order, httpContext.User);
+            var problemDetails1 = OrderEvents.Features.Orders.GetOrderEndpoint.Validate(order, httpContext.User);
             // Evaluate whether the processing should stop if there are any problems
             if (!(ReferenceEquals(problemDetails1, Wolverine.Http.WolverineContinue.NoProblems)))
             {
@@ -55,7 +55,7 @@ namespace Internal.Generated.WolverineHandlers
 
             
             // The actual HTTP request handler execution
-            var orderHistoryEntryIReadOnlyList_response = await OrderEvents.Features.Orders.GetOrderHistoryEndpoint.Get(order, ((Marten.IQuerySession)documentSession), httpContext.RequestAborted).ConfigureAwait(false);
+            var orderHistoryEntryIReadOnlyList_response = await OrderEvents.Features.Orders.GetOrderEndpoint.GetHistory(order, ((Marten.IQuerySession)documentSession), httpContext.RequestAborted).ConfigureAwait(false);
 
             // Writing the response body to JSON because this was the first 'return variable' in the method signature
             await WriteJsonAsync(httpContext, orderHistoryEntryIReadOnlyList_response, 404);

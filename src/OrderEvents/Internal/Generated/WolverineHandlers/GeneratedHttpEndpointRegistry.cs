@@ -9,7 +9,7 @@ namespace Internal.Generated.WolverineHandlers
     {
         public override System.Type[] EndpointTypes()
         {
-            return new System.Type[] { typeof(OrderEvents.Features.Auth.CurrentUserEndpoint), typeof(OrderEvents.Features.Auth.LoginEndpoint), typeof(OrderEvents.Features.Auth.RegisterEndpoint), typeof(OrderEvents.Features.Notifications.ListNotificationsEndpoint), typeof(OrderEvents.Features.Notifications.NotificationStreamEndpoint), typeof(OrderEvents.Features.Orders.CancelOrderEndpoint), typeof(OrderEvents.Features.Orders.CreateOrderEndpoint), typeof(OrderEvents.Features.Orders.GetOrderEndpoint), typeof(OrderEvents.Features.Orders.GetOrderHistoryEndpoint), typeof(OrderEvents.Features.Orders.GetOrdersEndpoint), typeof(OrderEvents.Features.Orders.PayOrderEndpoint), typeof(OrderEvents.Features.Products.CreateProductEndpoint), typeof(OrderEvents.Features.Products.ListProductsEndpoint), typeof(OrderEvents.Features.Products.UpdateProductEndpoint) };
+            return new System.Type[] { typeof(OrderEvents.Features.Auth.CurrentUserEndpoint), typeof(OrderEvents.Features.Auth.LoginEndpoint), typeof(OrderEvents.Features.Auth.RegisterEndpoint), typeof(OrderEvents.Features.Notifications.ListNotificationsEndpoint), typeof(OrderEvents.Features.Notifications.NotificationStreamEndpoint), typeof(OrderEvents.Features.Orders.CancelOrderEndpoint), typeof(OrderEvents.Features.Orders.CreateOrderEndpoint), typeof(OrderEvents.Features.Orders.GetOrderEndpoint), typeof(OrderEvents.Features.Orders.GetOrdersEndpoint), typeof(OrderEvents.Features.Orders.PayOrderEndpoint), typeof(OrderEvents.Features.Products.CreateProductEndpoint), typeof(OrderEvents.Features.Products.ListProductsEndpoint), typeof(OrderEvents.Features.Products.UpdateProductEndpoint) };
         }
     }
 
@@ -46,7 +46,6 @@ namespace Internal.Generated.WolverineHandlers
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::OrderEvents.Features.Orders.CancelOrderEndpoint))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::OrderEvents.Features.Orders.CreateOrderEndpoint))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::OrderEvents.Features.Orders.GetOrderEndpoint))]
-        [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::OrderEvents.Features.Orders.GetOrderHistoryEndpoint))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::OrderEvents.Features.Orders.GetOrdersEndpoint))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::OrderEvents.Features.Orders.PayOrderEndpoint))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::OrderEvents.Features.Products.CreateProductEndpoint))]

@@ -75,8 +75,8 @@ namespace Internal.Generated.WolverineHandlers
                 return;
             }
 
-            var orderableProducts = await OrderEvents.Features.Orders.CreateOrderEndpoint.LoadAsync(request, ((Marten.IQuerySession)documentSession), httpContext.RequestAborted).ConfigureAwait(false);
-            var problemDetails2 = OrderEvents.Features.Orders.CreateOrderEndpoint.RequireOrderableProducts(orderableProducts);
+            var longValueIReadOnlyDictionary = await OrderEvents.Features.Orders.CreateOrderEndpoint.LoadAsync(request, ((Marten.IQuerySession)documentSession), httpContext.RequestAborted).ConfigureAwait(false);
+            var problemDetails2 = OrderEvents.Features.Orders.CreateOrderEndpoint.RequireOrderableProducts(request, longValueIReadOnlyDictionary);
             // Evaluate whether the processing should stop if there are any problems
             if (!(ReferenceEquals(problemDetails2, Wolverine.Http.WolverineContinue.NoProblems)))
             {
@@ -86,7 +86,7 @@ namespace Internal.Generated.WolverineHandlers
 
             
             // The actual HTTP request handler execution
-            (var createdOfOrderResponse, var startStream, var orderEvent) = OrderEvents.Features.Orders.CreateOrderEndpoint.Post(request, orderableProducts, httpContext.User, documentSession, _timeProvider);
+            (var createdOfOrderResponse, var startStream, var orderEvent) = OrderEvents.Features.Orders.CreateOrderEndpoint.Post(request, longValueIReadOnlyDictionary, httpContext.User, documentSession, _timeProvider);
 
             if (startStream != null)
             {
