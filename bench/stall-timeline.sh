@@ -45,5 +45,5 @@ done
 wait $bench || true
 trap - EXIT
 grep -E "open loop|peak RSS" "$out/bench.log" || true
-awk -F, 'NR == 2 { t0 = $1 } NR > 2 && ($4 > 250 || $6 != last) { printf "%6.1f s  oldest pending %5d ms (%d events)  checkpoints %s  autovacuum: %s  waits: %s\n", $1 - t0, $4, $5, $6, $8, $9 }
+awk -F, 'NR == 2 { t0 = $1 } NR > 2 && $6 != "" && ($4 > 250 || $6 != last) { printf "%6.1f s  oldest pending %5d ms (%d events)  checkpoints %s  autovacuum: %s  waits: %s\n", $1 - t0, $4, $5, $6, $8, $9 }
          NR > 1 { last = $6 }' "$out/timeline.csv"
