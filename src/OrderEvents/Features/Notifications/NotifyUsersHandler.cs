@@ -35,11 +35,14 @@ public static partial class NotifyUsersHandler
         {
             var orderEvent = events[i];
             if (Notification.MessageFor(orderEvent) is { } message)
+            {
                 known.Add(new NotificationRow(orderEvent, message, records.Count == events.Length ? records[i] : null));
-            else
-                using (ScopeFor(logger, orderEvent))
-                    logger.LogWarning("Skipping event {EventId} of unknown type {EventType} for order {OrderId}",
-                        orderEvent.EventId, orderEvent.EventType, orderEvent.OrderId);
+                continue;
+            }
+
+            using (ScopeFor(logger, orderEvent))
+                logger.LogWarning("Skipping event {EventId} of unknown type {EventType} for order {OrderId}",
+                    orderEvent.EventId, orderEvent.EventType, orderEvent.OrderId);
         }
 
         if (known.Count == 0) return;

@@ -22,11 +22,16 @@ public class ReplayCommand : JasperFxAsyncCommand<ReplayInput>
 
     public override async Task<bool> Execute(ReplayInput input)
     {
-        var since = DateTimeOffset.MinValue;
-        if (input.SinceFlag is { } text && !DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out since))
+        DateTimeOffset? since = null;
+        if (input.SinceFlag is { } text)
         {
-            await Console.Error.WriteLineAsync($"--since: '{text}' is not a date and time (use ISO-8601, e.g. 2026-11-28T10:00:00Z)");
-            return false;
+            if (!DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var parsed))
+            {
+                await Console.Error.WriteLineAsync($"--since: '{text}' is not a date and time (use ISO-8601, e.g. 2026-11-28T10:00:00Z)");
+                return false;
+            }
+
+            since = parsed;
         }
 
         using var host = input.BuildHost();
@@ -43,7 +48,7 @@ public class ReplayCommand : JasperFxAsyncCommand<ReplayInput>
         try
         {
             var count = await host.Services.GetRequiredService<OrderEventReplay>()
-                .ReplayAsync(new ReplayFilter(input.OrderFlag, input.SinceFlag is null ? null : since), skip: null, CancellationToken.None);
+                .ReplayAsync(new ReplayFilter(input.OrderFlag, since), skip: null, CancellationToken.None);
             var unsent = (await wolverine.Storage.Outbox.LoadOutgoingAsync(OrderEventsTopic)).Count;
             if (unsent > 0)
             {
