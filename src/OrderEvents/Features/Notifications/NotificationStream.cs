@@ -30,18 +30,20 @@ public static class NotificationStreamEndpoint
     public static async Task<Results<ServerSentEventsResult<NotificationResponse?>, ProblemHttpResult>> Get(
         HttpContext context, ClaimsPrincipal user, NotificationsDbContext db, NotificationSignals signals, IOptions<NotificationStreamSettings> options)
     {
-        var lastEventId = context.Request.Headers["Last-Event-ID"].ToString();
-        var resumes = !string.IsNullOrWhiteSpace(lastEventId);
-        long resumeAfter = 0;
-        if (resumes && !long.TryParse(lastEventId, NumberStyles.None, CultureInfo.InvariantCulture, out resumeAfter))
-            return TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid Last-Event-ID",
-                detail: "Last-Event-ID must be the id of an event this stream sent (a non-negative integer)");
+        long? lastEventId = null;
+        if (context.Request.Headers["Last-Event-ID"].ToString() is { } header && !string.IsNullOrWhiteSpace(header))
+        {
+            if (!long.TryParse(header, NumberStyles.None, CultureInfo.InvariantCulture, out var parsed))
+                return TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid Last-Event-ID",
+                    detail: "Last-Event-ID must be the id of an event this stream sent (a non-negative integer)");
+            lastEventId = parsed;
+        }
 
         var userId = user.UserId();
         var mine = db.Notifications.AsNoTracking().Where(n => n.UserId == userId);
         // The signal is taken before choosing the start, so a notification committed in between still wakes this stream.
         var signal = signals.Next(userId);
-        var after = resumes ? resumeAfter : await mine.MaxAsync(n => (long?)n.Position, context.RequestAborted) ?? 0;
+        var after = lastEventId ?? await mine.MaxAsync(n => (long?)n.Position, context.RequestAborted) ?? 0;
         return TypedResults.ServerSentEvents(Events(mine, after, signal, () => signals.Next(userId), options.Value.Heartbeat, context.RequestAborted));
     }
 
