@@ -26,9 +26,10 @@ public static partial class NotifyUsersHandler
         var span = WolverineTracing.MessageActivity(messaging.Envelope);
         span?.SetTag("messaging.batch.message_count", events.Length);
         // Each link is the context its record carried: the span that published it, in the order's trace.
-        foreach (var record in records)
-            if (span is not null && record.ParentId is { } parent && ActivityContext.TryParse(parent, null, out var context))
-                span.AddLink(new ActivityLink(context));
+        if (span is not null)
+            foreach (var record in records)
+                if (record.ParentId is { } parent && ActivityContext.TryParse(parent, null, out var context))
+                    span.AddLink(new ActivityLink(context));
 
         var known = new List<NotificationRow>(events.Length);
         for (var i = 0; i < events.Length; i++)

@@ -52,7 +52,8 @@ public static class GetOrderEndpoint
         {
             if (stored.Data is not IOrderEvent logged) continue;
             var record = OrderEvent.For(order, logged, stored.Id, stored.Version);
-            history.Add(new OrderHistoryEntry(record.EventId, record.EventType, record.Timestamp, stored.Version, record.TotalAmount, (logged as OrderPlaced)?.Items));
+            history.Add(new OrderHistoryEntry(
+                record.EventId, record.EventType, record.Timestamp, stored.Version, record.TotalAmount, (logged as OrderPlaced)?.Items));
         }
 
         return history;
