@@ -46,7 +46,7 @@ public static class MessagingSetup
             ConfigureRecovery(opts.Durability);
             // A PostgreSQL error is an outage until shown otherwise, never a dead letter: retry, then pause the Kafka listeners
             // and run the batch again for as long as it lasts. NotifyUsersHandler sets aside a record PostgreSQL refuses.
-            opts.OnException(exception => exception is NpgsqlException || exception.InnerException is NpgsqlException)
+            opts.OnException(DatabaseOutage.IsDatabaseError)
                 .RetryWithCooldown(databaseRetry.Delays)
                 .Then.CustomActionIndefinitely(PauseThenRun(databaseRetry), $"pause the Kafka listeners for {databaseRetry.Pause}, then run the batch again");
 

@@ -11,6 +11,9 @@ public static class DatabaseOutage
     /// <summary>Seconds a client is asked to wait (Retry-After) when the database is unavailable.</summary>
     public const int RetryAfterSeconds = 5;
 
+    /// <summary>Any Npgsql or PostgreSQL error, however deeply wrapped: what the retry policy treats as an outage until shown otherwise.</summary>
+    public static bool IsDatabaseError(Exception? exception) => Chain(exception).Any(current => current is NpgsqlException);
+
     /// <summary>Connection failures, broken connections, pool timeouts (Npgsql marks these transient), or PostgreSQL going away.</summary>
     public static bool IsOutage(Exception? exception) => Chain(exception).Any(current =>
         current is PostgresException postgres ? IsUnavailable(postgres.SqlState) : current is NpgsqlException { IsTransient: true } or SocketException);
