@@ -72,6 +72,7 @@ public sealed class EmbeddedInfrastructure(EmbeddedPostgres? postgres, EmbeddedK
     : IHostedLifecycleService, IDisposable
 {
     private int _hostsRunning;
+    private bool _brokerEndsWithTheProcess;
     private ILogger _logger = Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
     private RunningDevHost? _announced;
 
@@ -132,6 +133,10 @@ public sealed class EmbeddedInfrastructure(EmbeddedPostgres? postgres, EmbeddedK
         if (JasperFxEnvironment.AutoStartHost) return await app.RunCommandsAsync(args);
 
         var server = needs >= CommandNeeds.Database ? postgres : null;
+        // The process ends with the command. Wolverine's Kafka listener leaves its dead-letter producer undisposed (its
+        // DurableReceiver's synchronous Dispose skips it, 6.62-6.64.2); a broker destroyed under that producer has
+        // librdkafka print "1/1 brokers are down" on every Ctrl+C. Both go with the process instead.
+        _brokerEndsWithTheProcess = true;
         // Ctrl+C or SIGTERM while no host runs (during `db-apply`, say) ends the process right after these handlers:
         // the server is stopped here. While a host runs, the host shuts down gracefully and the `finally` below stops it.
         using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, _ => StopUnlessAHostRuns(server));
@@ -166,7 +171,7 @@ public sealed class EmbeddedInfrastructure(EmbeddedPostgres? postgres, EmbeddedK
     {
         _announced?.Withdraw();
         postgres?.Dispose();
-        broker?.Dispose();
+        if (!_brokerEndsWithTheProcess) broker?.Dispose();
     }
 }
 

@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using OrderEvents.DevHost.Embedded;
 using OrderEvents.Tests.Support;
 
@@ -8,7 +9,7 @@ namespace OrderEvents.Tests.Infrastructure;
 /// uses and stops what it started, whichever way it ends; beside a running development host it uses that host's. The harness also fails any test whose app process ends with its
 /// embedded server still running (<see cref="AppProcess.DisposeAsync"/>).
 /// </summary>
-public sealed class CommandLifecycleTests
+public sealed partial class CommandLifecycleTests
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(120);
 
@@ -77,6 +78,21 @@ public sealed class CommandLifecycleTests
             .Where(i => (lines[i].StartsWith("fail:") || lines[i].StartsWith("crit:")) && !IsCancelledOrphanSweep(lines, i))
             .ShouldBeEmpty(app.Output);
     }
+
+    [Fact]
+    public async Task ctrl_c_on_the_default_run_stops_without_a_kafka_client_complaining_about_its_broker()
+    {
+        // The default run: the embedded broker in this process, Wolverine's Kafka clients connected to it.
+        await using var app = await AppProcess.ServeAsync(name: "app with its broker (SIGINT)");
+        var before = app.Lines.Count;
+        app.Signal("INT");
+        (await app.WaitForExitAsync(Deadline)).ShouldBe(0, app.Output);
+        // librdkafka writes its own lines ("%3|…|ERROR|…| 1/1 brokers are down") when a broker goes away under a client.
+        app.Lines.Skip(before).Where(line => LibrdkafkaLine().IsMatch(line)).ShouldBeEmpty(app.Output);
+    }
+
+    [GeneratedRegex(@"^%\d\|")]
+    private static partial Regex LibrdkafkaLine();
 
     /// <summary>
     /// Wolverine 6.62 (and 6.64) logs its orphaned-envelope sweep at Error when the stop cancels it mid-query: its catch
