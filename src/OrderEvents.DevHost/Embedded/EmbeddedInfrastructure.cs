@@ -134,7 +134,7 @@ public sealed class EmbeddedInfrastructure(EmbeddedPostgres? postgres, EmbeddedK
 
         var server = needs >= CommandNeeds.Database ? postgres : null;
         // The process ends with the command. Wolverine's Kafka listener leaves its dead-letter producer undisposed (its
-        // DurableReceiver's synchronous Dispose skips it, 6.62-6.64.2); a broker destroyed under that producer has
+        // DurableReceiver's synchronous Dispose skips it in Wolverine 6.62); a broker destroyed under that producer has
         // librdkafka print "1/1 brokers are down" on every Ctrl+C. Both go with the process instead.
         _brokerEndsWithTheProcess = true;
         // Ctrl+C or SIGTERM while no host runs (during `db-apply`, say) ends the process right after these handlers:

@@ -27,15 +27,15 @@ public sealed class DatabaseErrorClassificationTests
     [InlineData(3)]
     public void a_database_error_is_retried_at_any_depth(int depth)
     {
-        Assert.True(DatabaseOutage.IsDatabaseError(Wrapped(new NpgsqlException("broken"), depth)));
-        Assert.True(DatabaseOutage.IsDatabaseError(Wrapped(Postgres("23514"), depth)));
+        DatabaseOutage.IsDatabaseError(Wrapped(new NpgsqlException("broken"), depth)).ShouldBeTrue();
+        DatabaseOutage.IsDatabaseError(Wrapped(Postgres("23514"), depth)).ShouldBeTrue();
     }
 
     [Fact]
     public void an_error_that_is_not_the_databases_is_not_retried_as_an_outage()
     {
-        Assert.False(DatabaseOutage.IsDatabaseError(Wrapped(new TimeoutException("elsewhere"), 2)));
-        Assert.False(DatabaseOutage.IsDatabaseError(null));
+        DatabaseOutage.IsDatabaseError(Wrapped(new TimeoutException("elsewhere"), 2)).ShouldBeFalse();
+        DatabaseOutage.IsDatabaseError(null).ShouldBeFalse();
     }
 
     [Theory]
@@ -46,8 +46,8 @@ public sealed class DatabaseErrorClassificationTests
     [InlineData("42P01", false)] // undefined table: the database is wrong, but it answers
     public void an_outage_is_the_database_going_away_at_any_depth(string sqlState, bool outage)
     {
-        Assert.Equal(outage, DatabaseOutage.IsOutage(Wrapped(Postgres(sqlState), 2)));
-        Assert.True(DatabaseOutage.IsOutage(Wrapped(new SocketException(), 2)));
+        DatabaseOutage.IsOutage(Wrapped(Postgres(sqlState), 2)).ShouldBe(outage);
+        DatabaseOutage.IsOutage(Wrapped(new SocketException(), 2)).ShouldBeTrue();
     }
 
     [Theory]
@@ -59,6 +59,6 @@ public sealed class DatabaseErrorClassificationTests
     [InlineData("40P01", false)] // deadlock: not the row's values
     public void a_row_refusal_is_a_data_or_constraint_error_at_any_depth(string sqlState, bool refusal)
     {
-        Assert.Equal(refusal, DatabaseOutage.RowRefusal(Wrapped(Postgres(sqlState), 2)) is not null);
+        (DatabaseOutage.RowRefusal(Wrapped(Postgres(sqlState), 2)) is not null).ShouldBe(refusal);
     }
 }
