@@ -220,11 +220,23 @@ public sealed record RunningDevHost(string Location, int ProcessId, string? Boot
         try
         {
             using var process = System.Diagnostics.Process.GetProcessById(pid);
-            return !process.HasExited;
+            return !process.HasExited && !IsZombie(pid);
         }
         catch (ArgumentException)
         {
             return false;
         }
+    }
+
+    /// <summary>
+    /// Killed, but not yet reaped by its parent (a container's init may take a second or more): it looks alive to
+    /// HasExited, yet serves nothing. The state follows the command name in /proc/&lt;pid&gt;/stat: "pid (name) Z ...".
+    /// </summary>
+    private static bool IsZombie(int pid)
+    {
+        var stat = $"/proc/{pid}/stat";
+        if (!File.Exists(stat)) return false;
+        var text = File.ReadAllText(stat);
+        return text[(text.LastIndexOf(')') + 1)..].TrimStart().StartsWith('Z');
     }
 }
