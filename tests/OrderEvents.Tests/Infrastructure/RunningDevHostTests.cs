@@ -35,7 +35,7 @@ public sealed class RunningDevHostTests : IDisposable
         }
     }
 
-    [Fact]
+    [LinuxOnlyFact]
     public void a_host_whose_process_is_gone_is_not_running()
     {
         using var gone = Process.Start(new ProcessStartInfo("true"))!;
