@@ -24,6 +24,8 @@ public sealed class BenchOptions
     public int Connections { get; private set; } = 32;
     public TimeSpan Burst { get; private set; } = TimeSpan.FromSeconds(20);
     public int MaxBurstRequests { get; private set; } = 200_000;
+    /// <summary>--rounds N: both targets up at once, closed-loop bursts in turn, N rounds (0 = the phases one target at a time).</summary>
+    public int Rounds { get; private set; }
 
     public TimeSpan DrainTimeout { get; private set; } = TimeSpan.FromSeconds(180);
     public TimeSpan RequestTimeout { get; private set; } = TimeSpan.FromSeconds(10);
@@ -70,6 +72,11 @@ public sealed class BenchOptions
           --request-timeout 10s    a request slower than this is an error
           --out FILE               also write the markdown report to FILE (relative to the repository root)
           --targets service,baseline   which systems to measure
+          --rounds N               instead of the phases above: both targets run at once and take turns, N rounds of one
+                                   closed-loop burst (+ drain) each, the order swapped every round; each round's
+                                   service / bare ratio and their median and spread. The machine's speed changes
+                                   from minute to minute (its L3 cache is shared with other tenants; the report
+                                   gives a probe's reading per burst), so only bursts close in time compare fairly
           --service-environment Production    ASPNETCORE_ENVIRONMENT of the service (and of the development host's kafka-broker command);
                                    outside Development the bench runs `db-apply` before starting it
           --service-env KEY=VALUE  extra environment for the service (repeatable), e.g. for production settings
@@ -118,6 +125,7 @@ public sealed class BenchOptions
                 case "--connections": options.Connections = int.Parse(Value()); break;
                 case "--burst": options.Burst = ParseDuration(Value()); break;
                 case "--max-burst-requests": options.MaxBurstRequests = int.Parse(Value()); break;
+                case "--rounds": options.Rounds = int.Parse(Value()); break;
                 case "--drain-timeout": options.DrainTimeout = ParseDuration(Value()); break;
                 case "--request-timeout": options.RequestTimeout = ParseDuration(Value()); break;
                 case "--out": options.Out = Value(); break;
@@ -163,6 +171,8 @@ public sealed class BenchOptions
         }
 
         if (options.Targets.Except(["service", "baseline"]).Any()) throw new ArgumentException("--targets takes service and/or baseline");
+        if (options.Rounds < 0) throw new ArgumentException("--rounds takes a positive number");
+        if (options.Rounds > 0 && options.Profile) throw new ArgumentException("--rounds and --profile do not go together (the profile is of one burst per target)");
         return options;
     }
 

@@ -27,6 +27,7 @@ public sealed class BenchRun(BenchOptions options, string repoRoot) : IDisposabl
     private string _bootstrap = "";
     private string _serviceDll = "";
     private readonly string _dotnet = FindDotnet();
+    private readonly MachineProbe _probe = new();
     private bool _disposed;
     // --profile: the burst's profiler of the target being measured, and where its files go.
     private CostProfiler? _profiler;
@@ -41,6 +42,7 @@ public sealed class BenchRun(BenchOptions options, string repoRoot) : IDisposabl
         await _cluster.CreateDatabaseAsync(ServiceDatabase);
         await _cluster.CreateDatabaseAsync(BaselineDatabase);
         _bootstrap = await StartBrokerAsync();
+        if (options.Rounds > 0) return await RunRoundsAsync();
 
         var results = new List<TargetResult>();
         foreach (var name in options.Targets)
@@ -76,10 +78,7 @@ public sealed class BenchRun(BenchOptions options, string repoRoot) : IDisposabl
     {
         var log = (string line) => Progress.WriteLine($"[{target.Name}] {line}");
         using var client = new ApiClient(target.BaseAddress, options.RequestTimeout);
-        await client.WaitUntilUpAsync(() => target.Process.HasExited, TimeSpan.FromSeconds(120));
-        result.StartupSeconds = Stopwatch.GetElapsedTime(target.Process.StartedAt).TotalSeconds;
-        await client.RegisterUsersAsync(options.Users, $"{target.Name}-{Guid.NewGuid():N}"[..24]);
-        log(string.Create(CultureInfo.InvariantCulture, $"up on {target.BaseAddress} {result.StartupSeconds:F2} s after its start, {options.Users} users logged in"));
+        await StartUpAsync(target, result, client);
 
         // Cold start: what the first seconds after a start or a deployment cost (JIT, first connections), before any warm-up.
         if (options.Cold > TimeSpan.Zero)
@@ -89,15 +88,7 @@ public sealed class BenchRun(BenchOptions options, string repoRoot) : IDisposabl
             log(Describe(result.Cold));
         }
 
-        var warmupRate = Math.Min(options.Rate, 200);
-        var beforeWarmup = await CountNotificationsAsync(target);
-        var warmup = await LoadGenerator.OpenLoopAsync(client, warmupRate, options.Warmup, options.Mix, seed: 1);
-        var warmupDrain = await DrainAsync(target, beforeWarmup + warmup.ExpectedNotifications, TimeSpan.FromSeconds(120));
-        log($"warm-up: {warmup.Succeeded}/{warmup.Sent} ok ({warmup.DescribeErrors()}), drained: {warmupDrain.Drained}");
-        if (!warmupDrain.Drained || warmup.Succeeded == 0)
-            throw new InvalidOperationException("The warm-up's events did not all become notifications within 120 s: the event pipeline is not working");
-        var quiet = await WaitUntilQuietAsync(target, TimeSpan.FromSeconds(60));
-        log(string.Create(CultureInfo.InvariantCulture, $"quiet after {quiet.Seconds:F0} s (last second: {quiet.Percent:F0} % of a core)"));
+        await WarmUpAsync(target, client);
 
         result.CreateOnly = await MeasurePhaseAsync(target, $"open loop {options.Rate}/s, creates",
             () => LoadGenerator.OpenLoopAsync(client, options.Rate, options.Duration, mix: null, seed: 2));
@@ -138,6 +129,82 @@ public sealed class BenchRun(BenchOptions options, string repoRoot) : IDisposabl
         log(string.Create(CultureInfo.InvariantCulture, $"peak RSS {result.PeakRssMib:F0} MiB, RSS at the end {result.EndRssMib:F0} MiB"));
     }
 
+    /// <summary>Waits for the target's first HTTP answer (its start-up time), then registers and signs in the users.</summary>
+    private async Task StartUpAsync(TargetProcess target, TargetResult result, ApiClient client)
+    {
+        await client.WaitUntilUpAsync(() => target.Process.HasExited, TimeSpan.FromSeconds(120));
+        result.StartupSeconds = Stopwatch.GetElapsedTime(target.Process.StartedAt).TotalSeconds;
+        await client.RegisterUsersAsync(options.Users, $"{target.Name}-{Guid.NewGuid():N}"[..24]);
+        Progress.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"[{target.Name}] up on {target.BaseAddress} {result.StartupSeconds:F2} s after its start, {options.Users} users logged in"));
+    }
+
+    /// <summary>Mixed traffic until the JIT has tiered up the hot paths, its drain, then until the target is quiet.</summary>
+    private async Task WarmUpAsync(TargetProcess target, ApiClient client)
+    {
+        var warmupRate = Math.Min(options.Rate, 200);
+        var beforeWarmup = await CountNotificationsAsync(target);
+        var warmup = await LoadGenerator.OpenLoopAsync(client, warmupRate, options.Warmup, options.Mix, seed: 1);
+        var warmupDrain = await DrainAsync(target, beforeWarmup + warmup.ExpectedNotifications, TimeSpan.FromSeconds(120));
+        Progress.WriteLine($"[{target.Name}] warm-up: {warmup.Succeeded}/{warmup.Sent} ok ({warmup.DescribeErrors()}), drained: {warmupDrain.Drained}");
+        if (!warmupDrain.Drained || warmup.Succeeded == 0)
+            throw new InvalidOperationException("The warm-up's events did not all become notifications within 120 s: the event pipeline is not working");
+        var quiet = await WaitUntilQuietAsync(target, TimeSpan.FromSeconds(60));
+        Progress.WriteLine(string.Create(CultureInfo.InvariantCulture, $"[{target.Name}] quiet after {quiet.Seconds:F0} s (last second: {quiet.Percent:F0} % of a core)"));
+    }
+
+    /// <summary>
+    /// --rounds: both targets start and warm up, then take turns with a closed-loop burst (+ drain), the order swapped every
+    /// round, each burst after both are quiet. A round's two bursts lie a minute apart at most, so the machine's speed,
+    /// which drifts over minutes on this host, is nearly the same for both; the figures of one target at a time lie
+    /// minutes apart.
+    /// </summary>
+    private async Task<List<TargetResult>> RunRoundsAsync()
+    {
+        var running = new List<(TargetProcess Target, TargetResult Result, ApiClient Client)>();
+        try
+        {
+            foreach (var name in options.Targets)
+            {
+                var target = Own(name == "service" ? await StartServiceAsync() : StartBaseline());
+                var client = new ApiClient(target.BaseAddress, options.RequestTimeout);
+                running.Add((target, new TargetResult(name), client));
+                await StartUpAsync(target, running[^1].Result, client);
+                await WarmUpAsync(target, client);
+            }
+
+            for (var round = 1; round <= options.Rounds; round++)
+            {
+                var turns = round % 2 == 1 ? running : Enumerable.Reverse(running).ToList();
+                foreach (var (target, result, client) in turns)
+                {
+                    // The other target's drain and tiering are over before this burst starts.
+                    foreach (var other in running) await WaitUntilQuietAsync(other.Target, TimeSpan.FromSeconds(60));
+                    var burst = await MeasurePhaseAsync(target, $"round {round}, closed loop, {options.Connections} connections",
+                        () => LoadGenerator.ClosedLoopAsync(client, options.Connections, options.Burst, options.MaxBurstRequests));
+                    result.Rounds.Add(burst);
+                    Progress.WriteLine($"[{target.Name}] {Describe(burst)}");
+                }
+            }
+
+            foreach (var (target, result, _) in running)
+                result.PeakRssMib = ProcStats.StatusKib(target.Process.Pid, "VmHWM") / 1024.0;
+        }
+        catch (Exception e)
+        {
+            foreach (var (_, result, _) in running) result.Failure = e.Message;
+            Progress.WriteLine($"[rounds] FAILED: {e}");
+            Progress.WriteLine($"Logs kept in {_runDirectory}");
+            options.KeepLogs = true;
+        }
+        finally
+        {
+            foreach (var (_, _, client) in running) client.Dispose();
+        }
+
+        return running.Select(r => r.Result).ToList();
+    }
+
     /// <summary>
     /// Traffic, then the drain (until every event of the phase has its notification); CPU of the target and of all of
     /// PostgreSQL and the target database's commits over traffic + drain; event lag of the phase's orders.
@@ -152,7 +219,9 @@ public sealed class BenchRun(BenchOptions options, string repoRoot) : IDisposabl
         var serviceCpuBefore = ProcStats.CpuMilliseconds(target.Process.Pid);
         var postgresCpuBefore = ProcStats.TreeCpuMilliseconds(_cluster.PostmasterPid);
 
+        var trafficStart = Stopwatch.GetTimestamp();
         var traffic = await run();
+        var machine = _probe.MedianBetween(trafficStart, Stopwatch.GetTimestamp());
         _profiler?.TrafficEnded();
         var drain = await DrainAsync(target, notificationsBefore + traffic.ExpectedNotifications, options.DrainTimeout);
 
@@ -167,7 +236,7 @@ public sealed class BenchRun(BenchOptions options, string repoRoot) : IDisposabl
         var lag = new Latency();
         lag.RecordAll(await LagsAsync(target, traffic.CreatedOrders.ToArray()));
         var rss = ProcStats.StatusKib(target.Process.Pid, "VmRSS") / 1024.0;
-        return new PhaseResult(name, traffic, drain.Drained, drain.Seconds, lag.Summary(), serviceCpu, postgresCpu, commits, rss);
+        return new PhaseResult(name, traffic, drain.Drained, drain.Seconds, lag.Summary(), serviceCpu, postgresCpu, commits, rss) { MachineProbeNs = machine };
     }
 
     /// <summary>
@@ -232,7 +301,8 @@ public sealed class BenchRun(BenchOptions options, string repoRoot) : IDisposabl
         $"{phase.Name}: {phase.Traffic.Succeeded}/{phase.Traffic.Sent} ok in {phase.Traffic.ElapsedSeconds:F1} s ({phase.Traffic.AchievedRate:F0}/s), " +
         $"errors: {phase.Traffic.DescribeErrors()}; POST p50/p99 {phase.Traffic.ByOperation[Operation.Create].Summary().P50:F1}/{phase.Traffic.ByOperation[Operation.Create].Summary().P99:F1} ms; " +
         $"drain {phase.DrainSeconds:F1} s{(phase.Drained ? "" : " (NOT DRAINED)")}; lag p99 {phase.Lag.P99:F1} ms; " +
-        $"CPU/order {phase.Per(phase.ServiceCpuMs, phase.Orders):F2} + PG {phase.Per(phase.PostgresCpuMs, phase.Orders):F2} ms; commits/order {phase.Per(phase.Commits, phase.Orders):F1}");
+        $"CPU/order {phase.Per(phase.ServiceCpuMs, phase.Orders):F2} + PG {phase.Per(phase.PostgresCpuMs, phase.Orders):F2} ms; commits/order {phase.Per(phase.Commits, phase.Orders):F1}; " +
+        $"machine probe {phase.MachineProbeNs:F0} ns");
 
     // ---- processes -------------------------------------------------------------------------------------------
 
@@ -416,6 +486,7 @@ public sealed class BenchRun(BenchOptions options, string repoRoot) : IDisposabl
                 Console.Error.WriteLine($"Cleanup: {e.Message}");
             }
 
+            _probe.Dispose();
             for (var i = _owned.Count - 1; i >= 0; i--)
             {
                 try

@@ -11,6 +11,7 @@ public static class Report
     {
         var service = results.FirstOrDefault(r => r.Name == "service") ?? new TargetResult("service");
         var baseline = results.FirstOrDefault(r => r.Name == "baseline") ?? new TargetResult("baseline");
+        if (options.Rounds > 0) return RoundsMarkdown(options, service, baseline, results, commandLine, startedAt);
         var md = new StringBuilder();
         md.AppendLine(options.Smoke ? "### SMOKE RUN (short phases on a shared machine: not the benchmark's result)" : "### Benchmark run");
         md.AppendLine();
@@ -50,6 +51,7 @@ public static class Report
             Row($"PostgreSQL CPU per {per} (ms)", s?.Per(s.PostgresCpuMs, sCount) ?? double.NaN, b?.Per(b.PostgresCpuMs, bCount) ?? double.NaN, "F2");
             Row($"PostgreSQL commits per {per}", s?.Per(s.Commits, sCount) ?? double.NaN, b?.Per(b.Commits, bCount) ?? double.NaN, "F2");
             Row("server RSS after the drain (MiB)", s?.RssMib ?? double.NaN, b?.RssMib ?? double.NaN, "F0");
+            Row("machine probe over the traffic (ns per step of an 8 MiB walk)", s?.MachineProbeNs ?? double.NaN, b?.MachineProbeNs ?? double.NaN, "F0");
         }
 
         md.AppendLine("| **start-up** | | | |");
@@ -91,6 +93,77 @@ public static class Report
         md.Append(Profiling.CostReport.Markdown(options, results));
         return md.ToString();
     }
+
+    /// <summary>--rounds: each round's bursts side by side, then the median and range of each ratio over the rounds.</summary>
+    private static string RoundsMarkdown(BenchOptions options, TargetResult service, TargetResult baseline, IReadOnlyList<TargetResult> results,
+        string commandLine, DateTimeOffset startedAt)
+    {
+        var md = new StringBuilder();
+        md.AppendLine($"### Benchmark run: {options.Rounds} rounds, the two targets in turn (`--rounds`)");
+        md.AppendLine();
+        md.AppendLine($"- Date: {startedAt:yyyy-MM-dd HH:mm} UTC; machine: {Machine()}");
+        md.AppendLine($"- Command: `{commandLine}`");
+        md.AppendLine(string.Create(CultureInfo.InvariantCulture,
+            $"- Settings: both targets running; per round one closed-loop burst each ({options.Connections} connections, {options.Burst.TotalSeconds} s, then the drain), " +
+            $"the order swapped every round, each burst after both targets are quiet; {options.Users} users, service environment {options.ServiceEnvironment}"));
+        foreach (var failed in results.Where(r => r.Failure is not null)) md.AppendLine($"- **{failed.Name} failed:** {failed.Failure}");
+        md.AppendLine();
+
+        var rounds = Math.Min(service.Rounds.Count, baseline.Rounds.Count);
+        static double Cpu(PhaseResult p) => p.Per(p.ServiceCpuMs, p.Orders);
+        static double Postgres(PhaseResult p) => p.Per(p.PostgresCpuMs, p.Orders);
+        static double PostP99(PhaseResult p) => p.Traffic.ByOperation[Operation.Create].Summary().P99;
+        var figures = new (string Label, Func<PhaseResult, double> Value, string Format, bool Ratio)[]
+        {
+            ("closed-loop throughput (req/s)", p => p.Traffic.AchievedRate, "F0", true),
+            ("end to end: orders / (burst + drain) (orders/s)", p => p.EndToEndRate, "F0", true),
+            ("server CPU per order (ms)", Cpu, "F3", true),
+            ("server + PostgreSQL CPU per order (ms)", p => Cpu(p) + Postgres(p), "F3", true),
+            ("PostgreSQL CPU per order (ms)", Postgres, "F3", true),
+            ("POST p99 (ms)", PostP99, "F1", true),
+            ("event lag p99 (ms)", p => p.Lag.P99, "F1", true),
+            ("drain after the burst (s)", p => p.DrainSeconds, "F2", false),
+            ("machine probe over the burst (ns per step of an 8 MiB walk)", p => p.MachineProbeNs, "F0", false),
+        };
+
+        md.AppendLine("Each round (OrderEvents / bare / ratio):");
+        md.AppendLine();
+        md.AppendLine($"| figure | {string.Join(" | ", Enumerable.Range(1, rounds).Select(r => $"round {r}"))} |");
+        md.AppendLine($"|---|{string.Concat(Enumerable.Repeat("---|", rounds))}");
+        foreach (var (label, value, format, ratio) in figures)
+        {
+            var cells = Enumerable.Range(0, rounds).Select(r =>
+            {
+                double s = value(service.Rounds[r]), b = value(baseline.Rounds[r]);
+                return $"{Number(s, format)} / {Number(b, format)}{(ratio ? " / " + Ratio(s, b) : "")}";
+            });
+            md.AppendLine($"| {label} | {string.Join(" | ", cells)} |");
+        }
+
+        md.AppendLine($"| errors | {string.Join(" | ", Enumerable.Range(0, rounds).Select(r => $"{Errors(service.Rounds[r])} / {Errors(baseline.Rounds[r])}"))} |");
+        md.AppendLine();
+        md.AppendLine("Over the rounds (each round's ratio, then their median and range):");
+        md.AppendLine();
+        md.AppendLine("| figure | median ratio | range |");
+        md.AppendLine("|---|---|---|");
+        foreach (var (label, value, _, ratio) in figures.Where(f => f.Ratio))
+        {
+            var ratios = Enumerable.Range(0, rounds).Select(r => value(service.Rounds[r]) / value(baseline.Rounds[r])).Where(double.IsFinite).Order().ToArray();
+            md.AppendLine(ratios.Length == 0 ? $"| {label} | – | – |" : string.Create(CultureInfo.InvariantCulture,
+                $"| {label} | {Median(ratios):0.00}× | {ratios[0]:0.00}–{ratios[^1]:0.00}× |"));
+        }
+
+        md.AppendLine(string.Create(CultureInfo.InvariantCulture,
+            $"| server peak RSS (MiB, VmHWM) | {service.PeakRssMib:F0} / {baseline.PeakRssMib:F0} = {Ratio(service.PeakRssMib, baseline.PeakRssMib)} | |"));
+        md.AppendLine();
+        md.AppendLine("Ratio = OrderEvents / bare. Both targets run through every round: the other target idles beside each burst (1–3 % of " +
+                      "a core), and PostgreSQL's CPU includes both databases' background work. CPU = utime+stime " +
+                      "from /proc over traffic + drain; event lag from the database after the drain; HdrHistogram latencies.");
+        return md.ToString();
+    }
+
+    private static double Median(double[] sorted) =>
+        sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
 
     private static double ColdRatio(TargetResult result) =>
         result.Cold is { } cold && result.CreateOnly is { } warm

@@ -16,6 +16,9 @@ public sealed record PhaseResult(
 {
     public int Orders => Traffic.CreatedOrders.Count;
 
+    /// <summary>The machine probe's median over the traffic: ns per step of its 8 MiB walk (Harness/MachineProbe.cs).</summary>
+    public double MachineProbeNs { get; init; } = double.NaN;
+
     /// <summary>Orders / (traffic + drain until every notification is stored).</summary>
     public double EndToEndRate => Orders / (Traffic.ElapsedSeconds + DrainSeconds);
 
@@ -33,6 +36,8 @@ public sealed class TargetResult(string name)
     public PhaseResult? CreateOnly { get; set; }
     public PhaseResult? Mixed { get; set; }
     public PhaseResult? Burst { get; set; }
+    /// <summary>--rounds: this target's bursts, one per round.</summary>
+    public List<PhaseResult> Rounds { get; } = [];
     public List<StepResult> Steps { get; } = [];
     public double PeakRssMib { get; set; } = double.NaN;
     public double EndRssMib { get; set; } = double.NaN;
