@@ -164,6 +164,7 @@ public sealed class BenchRun(BenchOptions options, string repoRoot) : IDisposabl
         var running = new List<(TargetProcess Target, TargetResult Result, ApiClient Client)>();
         try
         {
+            if (options.Statements) await _cluster!.ResetStatementsAsync();
             foreach (var name in options.Targets)
             {
                 var target = Own(name == "service" ? await StartServiceAsync() : StartBaseline());
@@ -188,7 +189,10 @@ public sealed class BenchRun(BenchOptions options, string repoRoot) : IDisposabl
             }
 
             foreach (var (target, result, _) in running)
+            {
                 result.PeakRssMib = ProcStats.StatusKib(target.Process.Pid, "VmHWM") / 1024.0;
+                if (options.Statements) await WriteStatementsAsync(target);
+            }
         }
         catch (Exception e)
         {
