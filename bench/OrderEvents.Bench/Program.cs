@@ -8,6 +8,8 @@ if (args.FirstOrDefault() == "baseline-server") return await BareServer.RunAsync
 if (args.FirstOrDefault() == "reads") return await OrderEvents.Bench.Reads.ReadsBench.RunAsync(args[1..]);
 // `classify-profile DIR`: a saved --profile classified again with the current stage rules (Profiling/CostRules.cs).
 if (args.FirstOrDefault() == "classify-profile") return await OrderEvents.Bench.Profiling.ClassifyCommand.RunAsync(args[1..]);
+// `machine-probe [seconds]`: how fast this machine's memory is right now (Harness/MachineProbe.cs).
+if (args.FirstOrDefault() == "machine-probe") return await OrderEvents.Bench.Harness.MachineProbe.RunCommandAsync(args[1..]);
 // `allocation-stacks FILE.nettrace`: which code allocates, from a trace the target wrote (Profiling/AllocationStacks.cs).
 if (args.FirstOrDefault() == "allocation-stacks") return await OrderEvents.Bench.Profiling.AllocationStacks.RunAsync(args[1..]);
 

@@ -25,6 +25,31 @@ public sealed class MachineProbe : IDisposable
         _thread.Start();
     }
 
+    /// <summary>
+    /// `machine-probe [seconds]`: the probe alone, one line per reading (UTC time, ns per step), then the range and median;
+    /// run it on an idle machine to see what state the machine is in before a benchmark.
+    /// </summary>
+    public static async Task<int> RunCommandAsync(string[] args)
+    {
+        var seconds = args.Length > 0 ? int.Parse(args[0], System.Globalization.CultureInfo.InvariantCulture) : 30;
+        using var probe = new MachineProbe();
+        var start = Stopwatch.GetTimestamp();
+        var printed = 0;
+        while (Stopwatch.GetElapsedTime(start) < TimeSpan.FromSeconds(seconds))
+        {
+            await Task.Delay(200);
+            lock (probe._readings)
+                for (; printed < probe._readings.Count; printed++)
+                    Console.WriteLine(System.FormattableString.Invariant($"{DateTime.UtcNow:HH:mm:ss} {probe._readings[printed].NanosecondsPerStep:F1} ns per step"));
+        }
+
+        double[] all;
+        lock (probe._readings) all = probe._readings.Select(r => r.NanosecondsPerStep).Order().ToArray();
+        if (all.Length > 0)
+            Console.WriteLine(System.FormattableString.Invariant($"{all.Length} readings: {all[0]:F1}–{all[^1]:F1} ns per step, median {all[all.Length / 2]:F1}"));
+        return 0;
+    }
+
     /// <summary>The median reading between two Stopwatch timestamps (NaN when none was taken).</summary>
     public double MedianBetween(long from, long to)
     {
