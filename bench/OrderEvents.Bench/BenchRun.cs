@@ -416,6 +416,7 @@ public sealed class BenchRun(BenchOptions options, string repoRoot) : IDisposabl
     {
         var top = await _cluster!.TopStatementsAsync(target.Database);
         var file = Path.Combine(options.Out is { } o ? Path.GetDirectoryName(Path.GetFullPath(o))! : _runDirectory, $"statements-{target.Name}.md");
+        Directory.CreateDirectory(Path.GetDirectoryName(file)!);
         await File.WriteAllTextAsync(file, $"# Top statements of {target.Name} (pg_stat_statements, whole measurement)\n\n{top}\n");
         Progress.WriteLine($"[{target.Name}] top statements written to {file}");
     }

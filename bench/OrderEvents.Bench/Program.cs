@@ -48,6 +48,7 @@ Console.WriteLine(markdown);
 if (options.Out is { } file)
 {
     var path = Path.IsPathRooted(file) ? file : Path.Combine(repoRoot, file);
+    Directory.CreateDirectory(Path.GetDirectoryName(path)!);
     await File.WriteAllTextAsync(path, markdown);
     Console.Error.WriteLine($"Report written to {path}");
 }
