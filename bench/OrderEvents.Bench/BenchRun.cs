@@ -51,7 +51,7 @@ public sealed class BenchRun(BenchOptions options, string repoRoot) : IDisposabl
             results.Add(result);
             try
             {
-                using var target = Own(name == "service" ? await StartServiceAsync() : StartBaseline());
+                using var target = Own(await StartTargetAsync(name));
                 if (options.Statements) await _cluster.ResetStatementsAsync();
                 await MeasureTargetAsync(target, result);
                 if (_profiler is { } profiler) result.Profile = await profiler.AnalyzeAsync(result.Burst!, Progress);
@@ -167,7 +167,7 @@ public sealed class BenchRun(BenchOptions options, string repoRoot) : IDisposabl
             if (options.Statements) await _cluster!.ResetStatementsAsync();
             foreach (var name in options.Targets)
             {
-                var target = Own(name == "service" ? await StartServiceAsync() : StartBaseline());
+                var target = Own(await StartTargetAsync(name));
                 var client = new ApiClient(target.BaseAddress, options.RequestTimeout);
                 running.Add((target, new TargetResult(name), client));
                 await StartUpAsync(target, running[^1].Result, client);
@@ -410,6 +410,8 @@ public sealed class BenchRun(BenchOptions options, string repoRoot) : IDisposabl
             Path.Combine(_runDirectory, "service.log"));
         return new TargetProcess("service", ServiceDatabase, NotificationStore.Service, process, new Uri($"http://127.0.0.1:{port}"));
     }
+
+    private async Task<TargetProcess> StartTargetAsync(string name) => name == "service" ? await StartServiceAsync() : StartBaseline();
 
     /// <summary>--statements: the target's top statements (everything since it started: warm-up, phases, drains).</summary>
     private async Task WriteStatementsAsync(TargetProcess target)

@@ -43,8 +43,7 @@ public sealed class MachineProbe : IDisposable
                     Console.WriteLine(System.FormattableString.Invariant($"{DateTime.UtcNow:HH:mm:ss} {probe._readings[printed].NanosecondsPerStep:F1} ns per step"));
         }
 
-        double[] all;
-        lock (probe._readings) all = probe._readings.Select(r => r.NanosecondsPerStep).Order().ToArray();
+        var all = probe.SortedBetween(long.MinValue, long.MaxValue);
         if (all.Length > 0)
             Console.WriteLine(System.FormattableString.Invariant($"{all.Length} readings: {all[0]:F1}–{all[^1]:F1} ns per step, median {all[all.Length / 2]:F1}"));
         return 0;
@@ -53,9 +52,13 @@ public sealed class MachineProbe : IDisposable
     /// <summary>The median reading between two Stopwatch timestamps (NaN when none was taken).</summary>
     public double MedianBetween(long from, long to)
     {
-        double[] readings;
-        lock (_readings) readings = _readings.Where(r => r.Timestamp >= from && r.Timestamp <= to).Select(r => r.NanosecondsPerStep).Order().ToArray();
+        var readings = SortedBetween(from, to);
         return readings.Length == 0 ? double.NaN : readings[readings.Length / 2];
+    }
+
+    private double[] SortedBetween(long from, long to)
+    {
+        lock (_readings) return _readings.Where(r => r.Timestamp >= from && r.Timestamp <= to).Select(r => r.NanosecondsPerStep).Order().ToArray();
     }
 
     private void Run()
