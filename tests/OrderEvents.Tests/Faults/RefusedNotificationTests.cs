@@ -137,6 +137,37 @@ public sealed class RefusedNotificationTests(ShortDatabaseRetryAppFixture fixtur
         (await NotificationsOf(other)).Count.ShouldBe(2, "the partitions move on");
     }
 
+    [Fact]
+    public async Task a_later_event_whose_refused_predecessor_has_not_arrived_yet_is_stored_and_only_the_refused_event_is_left_out()
+    {
+        var refused = await RegisterAndLogin();
+        var other = await RegisterAndLogin();
+        await PlaceOrder(other);
+        await Refuse(RefuseOneUsersOrders, $"user_id <> {refused.Id} or type <> 'ORDER_CREATED'");
+        // The order is in the log; its ORDER_PAID record arrives first and ORDER_CREATED's has not come yet (a recovery,
+        // or the other of two batches running side by side), so the batch fills the gap from the log with a refused event.
+        var records = await OrderLog.AppendAsync(Store, refused.Id, OrderEventTypes.Paid);
+        Fixture.Logs.Clear();
+
+        await Host.TrackActivity().IncludeExternalTransports().Timeout(TrackingTimeout).DoNotAssertOnExceptionsDetected()
+            .WaitForCondition(new HandledCount<OrderEvent>(1))
+            .ExecuteAndWaitAsync((Func<Wolverine.IMessageContext, Task>)(_ =>
+                new KafkaProbe(Fixture.BootstrapServers).ProduceAsync(KafkaSettings.OrderEventsTopic, records[1].OrderId.ToString(), OrderLog.Json(records[1]))));
+
+        // ORDER_PAID is notified; ORDER_CREATED is left to its own record (dead-lettered when it arrives), not the
+        // later event dead-lettered in its place.
+        (await NotificationsOf(refused)).ShouldHaveSingleItem().EventId.ShouldBe(records[1].EventId);
+        Convert.ToInt64(await Sql.ScalarAsync(Fixture.ConnectionString,
+            $"select count(*) from notifications.dead_lettered_events where order_id = {records[0].OrderId}")).ShouldBe(0);
+        Fixture.Logs.Entries.ShouldContain(e => e.Level == LogLevel.Warning && e.Message.Contains(records[0].EventId.ToString())
+                                                && e.Message.Contains("refuses"));
+
+        // Its own record, when it comes, is dead-lettered as any refused record is.
+        await new KafkaProbe(Fixture.BootstrapServers).ProduceAsync(KafkaSettings.OrderEventsTopic, records[0].OrderId.ToString(), OrderLog.Json(records[0]));
+        (await DeadLettersOf(records[0].OrderId, expected: 1)).ShouldHaveSingleItem().ValueText.ShouldContain(records[0].EventId.ToString());
+        (await NotificationsOf(refused)).ShouldHaveSingleItem().EventId.ShouldBe(records[1].EventId);
+    }
+
     [Theory]
     [InlineData(true)]  // the control (another user's notification, inserted again) is refused too
     [InlineData(false)] // the table holds no other user's notification: nothing shows it still accepts rows

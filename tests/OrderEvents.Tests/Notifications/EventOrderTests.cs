@@ -1,8 +1,6 @@
 using System.Text;
 using System.Text.Json;
 using Confluent.Kafka;
-using JasperFx.Events;
-using Marten;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using OrderEvents.Features.Notifications;
@@ -139,26 +137,9 @@ public sealed class EventOrderTests(AppFixture fixture) : IntegrationContext(fix
         Fixture.Logs.Entries.ShouldNotContain(e => e.Message.Contains("arrived before its predecessors"), "the batch had no gap: no log read");
     }
 
-    /// <summary>Appends an order (ORDER_CREATED, then <paramref name="then"/>) to the log; returns its records in version order.</summary>
-    private async Task<IReadOnlyList<OrderEvent>> LogOrder(TestUser user, string then)
-    {
-        var orderId = 8_000_000 + Random.Shared.Next(1_000_000);
-        var at = DateTimeOffset.UtcNow.AddMinutes(-1);
-        var key = Order.StreamKeyOf(orderId);
-        IOrderEvent next = then == OrderEventTypes.Paid ? new OrderPaid(15000m, at.AddSeconds(1)) : new OrderCancelled(at.AddSeconds(1));
-        await using var session = Store.LightweightSession();
-        session.Events.StartStream<Order>(key,
-            new Event<OrderPlaced>(new OrderPlaced(orderId, user.Id, [new OrderItem(1, 1, 15000m)], 15000m, at)) { Id = Guid.CreateVersion7() },
-            next is OrderPaid paid ? new Event<OrderPaid>(paid) { Id = Guid.CreateVersion7() } : new Event<OrderCancelled>((OrderCancelled)next) { Id = Guid.CreateVersion7() });
-        await session.SaveChangesAsync();
+    private Task<IReadOnlyList<OrderEvent>> LogOrder(TestUser user, string then) => OrderLog.AppendAsync(Store, user.Id, then);
 
-        var order = (await session.LoadAsync<Order>(key)).ShouldNotBeNull();
-        var stream = await session.Events.FetchStreamAsync(key);
-        return stream.Select(stored => OrderEvent.For(order, (IOrderEvent)stored.Data, stored.Id, stored.Version)).ToList();
-    }
-
-    /// <summary>The record's value as the service writes it (camelCase JSON).</summary>
-    private static string Json(OrderEvent record) => JsonSerializer.Serialize(record, JsonSerializerOptions.Web);
+    private static string Json(OrderEvent record) => OrderLog.Json(record);
 
     /// <summary>Produces the records (key = order id) and waits until the listener has stored a batch holding each.</summary>
     private Task<ITrackedSession> ProduceAndWait(IReadOnlyList<OrderEvent> records) =>

@@ -10,6 +10,7 @@ namespace OrderEvents.Features.Notifications;
 public static partial class NotifyUsersHandler
 {
     private const string Savepoint = "notifications";
+    private const string PredecessorSavepoint = "notifications_predecessor";
 
     /// <summary>
     /// A batch run again after PostgreSQL failed it, each step under a savepoint: the whole batch; then a control (a
@@ -47,7 +48,7 @@ public static partial class NotifyUsersHandler
         return stored;
 
         async Task StoreAllAsync(IReadOnlyList<NotificationRow> group) =>
-            stored.AddRange(await StoreAsync(db, orderLog, group, now, logger, cancellationToken));
+            stored.AddRange(await StoreAsync(db, orderLog, group, now, logger, cancellationToken, leaveRefusedPredecessorsOut: true));
 
         async Task IsolateAsync(List<NotificationRow> group, PostgresException groupRefusal)
         {
@@ -79,6 +80,44 @@ public static partial class NotifyUsersHandler
             await transaction.ReleaseSavepointAsync(Savepoint, cancellationToken);
             return rowRefusal;
         }
+    }
+
+    /// <summary>
+    /// The predecessors read from the order log that PostgreSQL accepts, each tried on its own under a savepoint and
+    /// rolled back. A refused one has not been dead-lettered yet (its record has not arrived: after a recovery, say). It
+    /// is left out, not stored, and its order's later events are stored without it, as after a dead-lettered one. Its own
+    /// record is dead-lettered when it arrives. Without this, the batch's isolation would end at the later event and
+    /// dead-letter that in the refused one's place.
+    /// </summary>
+    private static async Task<List<NotificationRow>> WithoutRefusedAsync(
+        NotificationsDbContext db, List<NotificationRow> predecessors, DateTimeOffset now, ILogger logger, CancellationToken cancellationToken)
+    {
+        var transaction = db.Database.CurrentTransaction!;
+        var accepted = new List<NotificationRow>(predecessors.Count);
+        foreach (var predecessor in predecessors)
+        {
+            await transaction.CreateSavepointAsync(PredecessorSavepoint, cancellationToken);
+            try
+            {
+                await InsertAsync(db, [predecessor], now, holdBackGaps: false, cancellationToken);
+                accepted.Add(predecessor);
+            }
+            catch (Exception exception) when (DatabaseOutage.RowRefusal(exception) is { } refusal)
+            {
+                var e = predecessor.Event;
+                using (ScopeFor(logger, e))
+                    logger.LogWarning(
+                        "Event {EventId} ({EventType}, version {Version} of order {OrderId}), read from the order log to fill a gap: PostgreSQL refuses its notification, {Cause}. " +
+                        "The order's later events are stored without it; its own record is dead-lettered when it arrives",
+                        e.EventId, e.EventType, e.Version, e.OrderId, DatabaseOutage.Describe(refusal));
+            }
+
+            // Only a probe: the accepted ones are inserted with the batch, in its one sorted statement.
+            await transaction.RollbackToSavepointAsync(PredecessorSavepoint, cancellationToken);
+            await transaction.ReleaseSavepointAsync(PredecessorSavepoint, cancellationToken);
+        }
+
+        return accepted;
     }
 
     /// <summary>

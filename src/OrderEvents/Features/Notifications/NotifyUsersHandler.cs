@@ -55,9 +55,13 @@ public static partial class NotifyUsersHandler
         foreach (var row in stored) OrderEventsMetrics.NotificationStored(row.Event.EventType, row.Event.Timestamp, now);
     }
 
-    /// <summary>The fast path, and the slow path when an event would run ahead of its predecessors: the rows it stored.</summary>
+    /// <summary>
+    /// The fast path, and the slow path when an event would run ahead of its predecessors: the rows it stored. After a
+    /// refusal (<paramref name="leaveRefusedPredecessorsOut"/>) a predecessor PostgreSQL refuses is left out, not stored.
+    /// </summary>
     private static async Task<List<NotificationRow>> StoreAsync(
-        NotificationsDbContext db, IDocumentStore orderLog, IReadOnlyList<NotificationRow> rows, DateTimeOffset now, ILogger logger, CancellationToken cancellationToken)
+        NotificationsDbContext db, IDocumentStore orderLog, IReadOnlyList<NotificationRow> rows, DateTimeOffset now, ILogger logger, CancellationToken cancellationToken,
+        bool leaveRefusedPredecessorsOut = false)
     {
         var outcome = await InsertAsync(db, rows, now, holdBackGaps: true, cancellationToken);
         IReadOnlyList<NotificationRow> candidates = rows;
@@ -65,6 +69,7 @@ public static partial class NotifyUsersHandler
         {
             var heldBack = outcome.Where(row => !row.Stored).Select(row => row.Id).ToHashSet();
             var predecessors = await MissingPredecessorsAsync(db, orderLog, rows.Where(row => heldBack.Contains(row.Event.EventId)).ToList(), logger, cancellationToken);
+            if (leaveRefusedPredecessorsOut) predecessors = await WithoutRefusedAsync(db, predecessors, now, logger, cancellationToken);
             candidates = [.. predecessors, .. rows];
             outcome = await InsertAsync(db, candidates, now, holdBackGaps: false, cancellationToken);
         }
