@@ -46,11 +46,7 @@ public sealed class RefusedNotificationTests(ShortDatabaseRetryAppFixture fixtur
     [Fact]
     public async Task a_record_the_table_refuses_is_dead_lettered_and_every_other_record_of_every_partition_is_notified()
     {
-        var refused = await RegisterAndLogin();
-        var other = await RegisterAndLogin();
-        // The other user's first order is stored before the table starts refusing: a row the control can try.
-        var first = await PlaceOrder(other);
-        await Refuse(RefuseOneUsersOrders, $"user_id <> {refused.Id} or type <> 'ORDER_CREATED'");
+        var (refused, other, first) = await RefuseOneUsersCreatedOrders();
         Fixture.Logs.Clear();
 
         // One tracked burst: the refused user's order among the other user's orders, in the same batches.
@@ -122,10 +118,7 @@ public sealed class RefusedNotificationTests(ShortDatabaseRetryAppFixture fixtur
     [Fact]
     public async Task a_lone_refused_record_is_dead_lettered_rather_than_retried_for_ever()
     {
-        var refused = await RegisterAndLogin();
-        var other = await RegisterAndLogin();
-        await PlaceOrder(other);
-        await Refuse(RefuseOneUsersOrders, $"user_id <> {refused.Id} or type <> 'ORDER_CREATED'");
+        var (refused, other, _) = await RefuseOneUsersCreatedOrders();
 
         // At low traffic the refused record is a batch of its own: every record of the batch fails, but the table
         // still accepts rows (the control), so it is a poison, not an outage.
@@ -140,10 +133,7 @@ public sealed class RefusedNotificationTests(ShortDatabaseRetryAppFixture fixtur
     [Fact]
     public async Task a_later_event_whose_refused_predecessor_has_not_arrived_yet_is_stored_and_only_the_refused_event_is_left_out()
     {
-        var refused = await RegisterAndLogin();
-        var other = await RegisterAndLogin();
-        await PlaceOrder(other);
-        await Refuse(RefuseOneUsersOrders, $"user_id <> {refused.Id} or type <> 'ORDER_CREATED'");
+        var (refused, _, _) = await RefuseOneUsersCreatedOrders();
         // The order is in the log; its ORDER_PAID record arrives first and ORDER_CREATED's has not come yet (a recovery,
         // or the other of two batches running side by side), so the batch fills the gap from the log with a refused event.
         var records = await OrderLog.AppendAsync(Store, refused.Id, OrderEventTypes.Paid);
@@ -264,6 +254,19 @@ public sealed class RefusedNotificationTests(ShortDatabaseRetryAppFixture fixtur
             .WaitForNotificationBatches()
             .ExecuteAndWaitAsync((Func<Wolverine.IMessageContext, Task>)(async _ => orderId = await PlaceOrder(user, track: false)));
         return orderId;
+    }
+
+    /// <summary>
+    /// Two users; the table refuses the first one's ORDER_CREATED notifications from now on. The other user's first order
+    /// is stored before it starts refusing: a row the control can try.
+    /// </summary>
+    private async Task<(TestUser Refused, TestUser Other, long OthersFirstOrder)> RefuseOneUsersCreatedOrders()
+    {
+        var refused = await RegisterAndLogin();
+        var other = await RegisterAndLogin();
+        var first = await PlaceOrder(other);
+        await Refuse(RefuseOneUsersOrders, $"user_id <> {refused.Id} or type <> 'ORDER_CREATED'");
+        return (refused, other, first);
     }
 
     private Task Refuse(string name, string check) => Sql.ExecuteAsync(Fixture.ConnectionString,
