@@ -29,6 +29,8 @@ public sealed class RefusedNotificationTests(ShortDatabaseRetryAppFixture fixtur
     private const string RefuseOneUsersOrders = "refuse_one_users_created_orders";
     private const string RefuseEverything = "refuse_every_notification";
     private const string RevokedPermission = "deny_every_notification";
+    // Sorts ahead of assign_position (triggers fire in name order), so a held insert has taken no position lock yet.
+    private const string HeldInserts = "a_hold_inserts";
 
     public override async Task InitializeAsync()
     {
@@ -158,6 +160,36 @@ public sealed class RefusedNotificationTests(ShortDatabaseRetryAppFixture fixtur
         (await NotificationsOf(refused)).ShouldHaveSingleItem().EventId.ShouldBe(records[1].EventId);
     }
 
+    /// <summary>
+    /// Two batches at a time: the refused ORDER_CREATED is still in flight in one batch when its ORDER_PAID runs in the
+    /// other, which finds no notified predecessor and fills the gap from the order log with the refused event. A trigger
+    /// holds both batches' inserts of the refused user's rows until each batch has reached it, so they overlap for sure.
+    /// </summary>
+    [Fact]
+    public async Task a_refused_event_and_its_successor_in_two_batches_side_by_side_dead_letter_only_the_refused_event()
+    {
+        var (refused, _, _) = await RefuseOneUsersCreatedOrders();
+        var records = await OrderLog.AppendAsync(Store, refused.Id, OrderEventTypes.Paid);
+        await using var gate = await HoldInsertsOf(refused);
+        Fixture.Logs.Clear();
+
+        var probe = new KafkaProbe(Fixture.BootstrapServers);
+        await Host.TrackActivity().IncludeExternalTransports().Timeout(TrackingTimeout).DoNotAssertOnExceptionsDetected()
+            .WaitForCondition(new HandledCount<OrderEvent>(2))
+            .ExecuteAndWaitAsync((Func<Wolverine.IMessageContext, Task>)(async _ =>
+            {
+                await probe.ProduceAsync(KafkaSettings.OrderEventsTopic, records[0].OrderId.ToString(), OrderLog.Json(records[0]));
+                await gate.WaitForHeldInserts(1); // ORDER_CREATED's batch, in its insert
+                await probe.ProduceAsync(KafkaSettings.OrderEventsTopic, records[1].OrderId.ToString(), OrderLog.Json(records[1]));
+                await gate.WaitForHeldInserts(2); // ORDER_PAID's batch, in its insert of ORDER_CREATED read from the log
+                await gate.OpenAsync();
+            }));
+
+        (await NotificationsOf(refused)).ShouldHaveSingleItem().EventId.ShouldBe(records[1].EventId);
+        (await DeadLettersOf(records[0].OrderId, expected: 1)).ShouldHaveSingleItem().ValueText.ShouldContain(records[0].EventId.ToString());
+        Fixture.Logs.Entries.ShouldNotContain(e => e.Message.StartsWith($"Dead-lettered event {records[1].EventId}"));
+    }
+
     [Theory]
     [InlineData(true)]  // the control (another user's notification, inserted again) is refused too
     [InlineData(false)] // the table holds no other user's notification: nothing shows it still accepts rows
@@ -269,12 +301,68 @@ public sealed class RefusedNotificationTests(ShortDatabaseRetryAppFixture fixtur
         return (refused, other, first);
     }
 
+    /// <summary>
+    /// Holds every insert of the user's notifications (a BEFORE INSERT trigger that fires ahead of the position trigger and
+    /// waits for an advisory lock this connection keeps) until <see cref="InsertGate.OpenAsync"/>; dropped on dispose.
+    /// </summary>
+    private async Task<InsertGate> HoldInsertsOf(TestUser user)
+    {
+        var connection = new Npgsql.NpgsqlConnection(Fixture.ConnectionString);
+        await connection.OpenAsync();
+        await using (var hold = new Npgsql.NpgsqlCommand($"""
+            select pg_advisory_lock({InsertGate.LockKey}, 1);
+            create or replace function notifications.{HeldInserts}() returns trigger language plpgsql as
+            $$ begin if new.user_id = {user.Id} then perform pg_advisory_xact_lock_shared({InsertGate.LockKey}, 1); end if; return new; end $$;
+            create trigger {HeldInserts} before insert on notifications.notifications
+            for each row execute function notifications.{HeldInserts}();
+            """, connection))
+            await hold.ExecuteNonQueryAsync();
+        return new InsertGate(connection);
+    }
+
+    private sealed class InsertGate(Npgsql.NpgsqlConnection connection) : IAsyncDisposable
+    {
+        public const int LockKey = 23_023;
+        private bool _open;
+
+        /// <summary>Until <paramref name="count"/> sessions wait at the gate (pg_locks), for at most 30 s.</summary>
+        public async Task WaitForHeldInserts(int count)
+        {
+            var deadline = DateTime.UtcNow + 30.Seconds();
+            await using var waiting = new Npgsql.NpgsqlCommand(
+                $"select count(*) from pg_locks where locktype = 'advisory' and classid = {LockKey} and objid = 1 and objsubid = 2 and not granted", connection);
+            while (Convert.ToInt64(await waiting.ExecuteScalarAsync()) < count)
+            {
+                if (DateTime.UtcNow > deadline) throw new TimeoutException($"fewer than {count} batches reached the held insert");
+                await Task.Delay(50);
+            }
+        }
+
+        public async Task OpenAsync()
+        {
+            if (_open) return;
+            _open = true;
+            await using var release = new Npgsql.NpgsqlCommand($"select pg_advisory_unlock({LockKey}, 1)", connection);
+            await release.ExecuteScalarAsync();
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await OpenAsync();
+            await using (var drop = new Npgsql.NpgsqlCommand(
+                $"drop trigger if exists {HeldInserts} on notifications.notifications; drop function if exists notifications.{HeldInserts}()", connection))
+                await drop.ExecuteNonQueryAsync();
+            await connection.DisposeAsync();
+        }
+    }
+
     private Task Refuse(string name, string check) => Sql.ExecuteAsync(Fixture.ConnectionString,
         $"alter table notifications.notifications add constraint {name} check ({check}) not valid");
 
     private Task DropConstraints() => Sql.ExecuteAsync(Fixture.ConnectionString,
         $"alter table notifications.notifications drop constraint if exists {RefuseOneUsersOrders}, drop constraint if exists {RefuseEverything}; " +
-        $"drop trigger if exists {RevokedPermission} on notifications.notifications; drop function if exists notifications.{RevokedPermission}()");
+        $"drop trigger if exists {RevokedPermission} on notifications.notifications; drop function if exists notifications.{RevokedPermission}(); " +
+        $"drop trigger if exists {HeldInserts} on notifications.notifications; drop function if exists notifications.{HeldInserts}()");
 
     /// <summary>The dead letters of one order, once there are <paramref name="expected"/> of them (the outbox sends them after the commit).</summary>
     private async Task<IReadOnlyList<DeadLetter>> DeadLettersOf(long orderId, int expected)
