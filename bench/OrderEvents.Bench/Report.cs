@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using OrderEvents.Bench.Harness;
 using OrderEvents.Bench.Load;
 
 namespace OrderEvents.Bench;
@@ -150,7 +151,7 @@ public static class Report
         {
             var ratios = Enumerable.Range(0, rounds).Select(r => value(service.Rounds[r]) / value(baseline.Rounds[r])).Where(double.IsFinite).Order().ToArray();
             md.AppendLine(ratios.Length == 0 ? $"| {label} | – | – |" : string.Create(CultureInfo.InvariantCulture,
-                $"| {label} | {Median(ratios):0.00}× | {ratios[0]:0.00}–{ratios[^1]:0.00}× |"));
+                $"| {label} | {Median.Of(ratios):0.00}× | {ratios[0]:0.00}–{ratios[^1]:0.00}× |"));
         }
 
         md.AppendLine(string.Create(CultureInfo.InvariantCulture,
@@ -161,9 +162,6 @@ public static class Report
                       "from /proc over traffic + drain; event lag from the database after the drain; HdrHistogram latencies.");
         return md.ToString();
     }
-
-    private static double Median(double[] sorted) =>
-        sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
 
     private static double ColdRatio(TargetResult result) =>
         result.Cold is { } cold && result.CreateOnly is { } warm

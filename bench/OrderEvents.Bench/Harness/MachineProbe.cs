@@ -45,7 +45,7 @@ public sealed class MachineProbe : IDisposable
 
         var all = probe.SortedBetween(long.MinValue, long.MaxValue);
         if (all.Length > 0)
-            Console.WriteLine(System.FormattableString.Invariant($"{all.Length} readings: {all[0]:F1}–{all[^1]:F1} ns per step, median {all[all.Length / 2]:F1}"));
+            Console.WriteLine(System.FormattableString.Invariant($"{all.Length} readings: {all[0]:F1}–{all[^1]:F1} ns per step, median {Median.Of(all):F1}"));
         return 0;
     }
 
@@ -53,7 +53,7 @@ public sealed class MachineProbe : IDisposable
     public double MedianBetween(long from, long to)
     {
         var readings = SortedBetween(from, to);
-        return readings.Length == 0 ? double.NaN : readings[readings.Length / 2];
+        return readings.Length == 0 ? double.NaN : Median.Of(readings);
     }
 
     private double[] SortedBetween(long from, long to)

@@ -255,7 +255,7 @@ public sealed class ReadsBench(ReadsOptions options, string repoRoot) : IDisposa
         foreach (var (path, samples) in timings)
         {
             var sorted = samples.Order().ToList();
-            md.AppendLine(CultureInfo.InvariantCulture, $"| `GET {path}` | **{sorted[sorted.Count / 2]:F1}** | {sorted[0]:F1} | {sorted[^1]:F1} |");
+            md.AppendLine(CultureInfo.InvariantCulture, $"| `GET {path}` | **{Median.Of(sorted):F1}** | {sorted[0]:F1} | {sorted[^1]:F1} |");
         }
 
         if (plans.Count > 0)

@@ -198,13 +198,16 @@ public sealed record RunningDevHost(string Location, int ProcessId, string? Boot
     }
 
     /// <summary>Writes this process's file, unless another live host wrote one (it stays the one commands use).</summary>
-    public static RunningDevHost? Announce(string postgresDataDirectory, string? bootstrapServers)
+    public static RunningDevHost? Announce(string postgresDataDirectory, string? bootstrapServers) =>
+        Find(postgresDataDirectory) is null ? Write(postgresDataDirectory, Environment.ProcessId, bootstrapServers) : null;
+
+    /// <summary>The file a host of process <paramref name="processId"/> writes (Announce: this process; tests: any).</summary>
+    public static RunningDevHost Write(string postgresDataDirectory, int processId, string? bootstrapServers)
     {
-        if (Find(postgresDataDirectory) is not null) return null;
         var file = FileFor(postgresDataDirectory);
         Directory.CreateDirectory(Path.GetDirectoryName(file)!);
-        File.WriteAllLines(file, [Environment.ProcessId.ToString(), bootstrapServers ?? ""]);
-        return new RunningDevHost(file, Environment.ProcessId, bootstrapServers);
+        File.WriteAllLines(file, [processId.ToString(), bootstrapServers ?? ""]);
+        return new RunningDevHost(file, processId, bootstrapServers);
     }
 
     public void Withdraw()

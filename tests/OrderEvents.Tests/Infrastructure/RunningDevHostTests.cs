@@ -44,12 +44,7 @@ public sealed class RunningDevHostTests : IDisposable
         RunningDevHost.Find(_dataDirectory).ShouldBeNull();
     }
 
-    private void Announce(int processId)
-    {
-        var file = RunningDevHost.FileFor(_dataDirectory);
-        Directory.CreateDirectory(Path.GetDirectoryName(file)!);
-        File.WriteAllLines(file, [processId.ToString(), "127.0.0.1:9092"]);
-    }
+    private void Announce(int processId) => RunningDevHost.Write(_dataDirectory, processId, "127.0.0.1:9092");
 
     private static void WaitUntil(Func<bool> condition, string what)
     {
