@@ -303,7 +303,7 @@ public sealed class RefusedNotificationTests(ShortDatabaseRetryAppFixture fixtur
 
     /// <summary>
     /// Holds every insert of the user's notifications (a BEFORE INSERT trigger that fires ahead of the position trigger and
-    /// waits for an advisory lock this connection keeps) until <see cref="InsertGate.OpenAsync"/>; dropped on dispose.
+    /// waits for an advisory lock this connection keeps) until <see cref="InsertGate.OpenAsync"/>.
     /// </summary>
     private async Task<InsertGate> HoldInsertsOf(TestUser user)
     {
@@ -346,12 +346,10 @@ public sealed class RefusedNotificationTests(ShortDatabaseRetryAppFixture fixtur
             await release.ExecuteScalarAsync();
         }
 
+        /// <summary>Opens the gate; the trigger goes with the test's other constraints (DropConstraints).</summary>
         public async ValueTask DisposeAsync()
         {
             await OpenAsync();
-            await using (var drop = new Npgsql.NpgsqlCommand(
-                $"drop trigger if exists {HeldInserts} on notifications.notifications; drop function if exists notifications.{HeldInserts}()", connection))
-                await drop.ExecuteNonQueryAsync();
             await connection.DisposeAsync();
         }
     }

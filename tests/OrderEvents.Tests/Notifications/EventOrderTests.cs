@@ -1,5 +1,4 @@
 using System.Text;
-using System.Text.Json;
 using Confluent.Kafka;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -29,7 +28,7 @@ public sealed class EventOrderTests(AppFixture fixture) : IntegrationContext(fix
     {
         var user = await RegisterAndLogin();
         var orders = new List<IReadOnlyList<OrderEvent>>();
-        for (var i = 0; i < 3; i++) orders.Add(await LogOrder(user, i == 1 ? OrderEventTypes.Cancelled : OrderEventTypes.Paid));
+        for (var i = 0; i < 3; i++) orders.Add(await OrderLog.AppendAsync(Store, user.Id, i == 1 ? OrderEventTypes.Cancelled : OrderEventTypes.Paid));
 
         // ORDER_PAID / ORDER_CANCELLED first, handled on their own; ORDER_CREATED after them.
         await ProduceAndWait(orders.Select(records => records[1]).ToList());
@@ -43,7 +42,7 @@ public sealed class EventOrderTests(AppFixture fixture) : IntegrationContext(fix
     public async Task an_event_redriven_from_the_dead_letter_topic_after_its_orders_next_event_was_notified_stays_in_version_order()
     {
         var user = await RegisterAndLogin();
-        var records = await LogOrder(user, OrderEventTypes.Paid);
+        var records = await OrderLog.AppendAsync(Store, user.Id, OrderEventTypes.Paid);
         var marker = "OrderEvents.Tests.SimulatedBug" + Guid.NewGuid().ToString("N");
 
         // ORDER_CREATED was dead-lettered by an earlier, buggy consumer; the partition moved on to ORDER_PAID.
@@ -51,7 +50,7 @@ public sealed class EventOrderTests(AppFixture fixture) : IntegrationContext(fix
             await producer.ProduceAsync(KafkaSettings.DeadLetterTopic, new Message<string, byte[]>
             {
                 Key = records[0].OrderId.ToString(),
-                Value = Encoding.UTF8.GetBytes(Json(records[0])),
+                Value = Encoding.UTF8.GetBytes(OrderLog.Json(records[0])),
                 Headers = new Headers { { DeadLetterQueueConstants.ExceptionTypeHeader, Encoding.UTF8.GetBytes(marker) } },
             });
         await ProduceAndWait([records[1]]);
@@ -73,7 +72,7 @@ public sealed class EventOrderTests(AppFixture fixture) : IntegrationContext(fix
     public async Task a_replay_of_an_event_the_broker_lost_after_its_orders_next_event_was_notified_stays_in_version_order()
     {
         var user = await RegisterAndLogin();
-        var records = await LogOrder(user, OrderEventTypes.Cancelled);
+        var records = await OrderLog.AppendAsync(Store, user.Id, OrderEventTypes.Cancelled);
 
         // The broker lost ORDER_CREATED; ORDER_CANCELLED got through. Then the operator replays the order from the log.
         await ProduceAndWait([records[1]]);
@@ -108,9 +107,9 @@ public sealed class EventOrderTests(AppFixture fixture) : IntegrationContext(fix
     public async Task a_record_without_a_version_is_stored_as_before_without_reading_the_log()
     {
         var user = await RegisterAndLogin();
-        var records = await LogOrder(user, OrderEventTypes.Paid);
+        var records = await OrderLog.AppendAsync(Store, user.Id, OrderEventTypes.Paid);
         var unversioned = records[1] with { Version = null };
-        Json(unversioned).ShouldNotContain("version");
+        OrderLog.Json(unversioned).ShouldNotContain("version");
 
         await ProduceAndWait([unversioned]);
 
@@ -124,7 +123,7 @@ public sealed class EventOrderTests(AppFixture fixture) : IntegrationContext(fix
     public async Task one_batch_holding_an_orders_events_in_reverse_stores_them_in_version_order_in_its_one_statement()
     {
         var user = await RegisterAndLogin();
-        var records = await LogOrder(user, OrderEventTypes.Paid);
+        var records = await OrderLog.AppendAsync(Store, user.Id, OrderEventTypes.Paid);
         Fixture.Logs.Clear();
 
         // The batch as Wolverine would hand it over: ORDER_PAID arrived first, ORDER_CREATED right behind it.
@@ -137,10 +136,6 @@ public sealed class EventOrderTests(AppFixture fixture) : IntegrationContext(fix
         Fixture.Logs.Entries.ShouldNotContain(e => e.Message.Contains("arrived before its predecessors"), "the batch had no gap: no log read");
     }
 
-    private Task<IReadOnlyList<OrderEvent>> LogOrder(TestUser user, string then) => OrderLog.AppendAsync(Store, user.Id, then);
-
-    private static string Json(OrderEvent record) => OrderLog.Json(record);
-
     /// <summary>Produces the records (key = order id) and waits until the listener has stored a batch holding each.</summary>
     private Task<ITrackedSession> ProduceAndWait(IReadOnlyList<OrderEvent> records) =>
         Host.TrackActivity().IncludeExternalTransports().Timeout(TrackingTimeout)
@@ -148,6 +143,6 @@ public sealed class EventOrderTests(AppFixture fixture) : IntegrationContext(fix
             .ExecuteAndWaitAsync((Func<Wolverine.IMessageContext, Task>)(async _ =>
             {
                 foreach (var record in records)
-                    await Kafka.ProduceAsync(KafkaSettings.OrderEventsTopic, record.OrderId.ToString(), Json(record));
+                    await Kafka.ProduceAsync(KafkaSettings.OrderEventsTopic, record.OrderId.ToString(), OrderLog.Json(record));
             }));
 }

@@ -69,17 +69,25 @@ public static partial class NotifyUsersHandler
                 if (await TryAsync(() => StoreAllAsync(half)) is { } halfRefusal) await IsolateAsync(half, halfRefusal);
         }
 
-        async Task<PostgresException?> TryAsync(Func<Task> statement, bool keep = true)
-        {
-            await transaction.CreateSavepointAsync(Savepoint, cancellationToken);
-            PostgresException? rowRefusal = null;
-            try { await statement(); }
-            catch (Exception exception) when (DatabaseOutage.RowRefusal(exception) is { } caught) { rowRefusal = caught; }
-            if (rowRefusal is not null || !keep) await transaction.RollbackToSavepointAsync(Savepoint, cancellationToken);
-            // Released every time, so the savepoints do not nest deeper with every attempt.
-            await transaction.ReleaseSavepointAsync(Savepoint, cancellationToken);
-            return rowRefusal;
-        }
+        Task<PostgresException?> TryAsync(Func<Task> statement, bool keep = true) =>
+            TryUnderSavepointAsync(transaction, Savepoint, statement, keep, cancellationToken);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="statement"/> under a savepoint, rolled back when PostgreSQL refuses a row (the refusal is
+    /// returned) or unless <paramref name="keep"/>. Any other failure propagates.
+    /// </summary>
+    private static async Task<PostgresException?> TryUnderSavepointAsync(
+        IDbContextTransaction transaction, string savepoint, Func<Task> statement, bool keep, CancellationToken cancellationToken)
+    {
+        await transaction.CreateSavepointAsync(savepoint, cancellationToken);
+        PostgresException? rowRefusal = null;
+        try { await statement(); }
+        catch (Exception exception) when (DatabaseOutage.RowRefusal(exception) is { } caught) { rowRefusal = caught; }
+        if (rowRefusal is not null || !keep) await transaction.RollbackToSavepointAsync(savepoint, cancellationToken);
+        // Released every time, so the savepoints do not nest deeper with every attempt.
+        await transaction.ReleaseSavepointAsync(savepoint, cancellationToken);
+        return rowRefusal;
     }
 
     /// <summary>
@@ -96,25 +104,20 @@ public static partial class NotifyUsersHandler
         var accepted = new List<NotificationRow>(predecessors.Count);
         foreach (var predecessor in predecessors)
         {
-            await transaction.CreateSavepointAsync(PredecessorSavepoint, cancellationToken);
-            try
+            // Only a probe (keep: false): the accepted ones are inserted with the batch, in its one sorted statement.
+            if (await TryUnderSavepointAsync(transaction, PredecessorSavepoint,
+                    () => InsertAsync(db, [predecessor], now, holdBackGaps: false, cancellationToken), keep: false, cancellationToken) is not { } refusal)
             {
-                await InsertAsync(db, [predecessor], now, holdBackGaps: false, cancellationToken);
                 accepted.Add(predecessor);
-            }
-            catch (Exception exception) when (DatabaseOutage.RowRefusal(exception) is { } refusal)
-            {
-                var e = predecessor.Event;
-                using (ScopeFor(logger, e))
-                    logger.LogWarning(
-                        "Event {EventId} ({EventType}, version {Version} of order {OrderId}), read from the order log to fill a gap: PostgreSQL refuses its notification, {Cause}. " +
-                        "The order's later events are stored without it; its own record is dead-lettered when it arrives",
-                        e.EventId, e.EventType, e.Version, e.OrderId, DatabaseOutage.Describe(refusal));
+                continue;
             }
 
-            // Only a probe: the accepted ones are inserted with the batch, in its one sorted statement.
-            await transaction.RollbackToSavepointAsync(PredecessorSavepoint, cancellationToken);
-            await transaction.ReleaseSavepointAsync(PredecessorSavepoint, cancellationToken);
+            var e = predecessor.Event;
+            using (ScopeFor(logger, e))
+                logger.LogWarning(
+                    "Event {EventId} ({EventType}, version {Version} of order {OrderId}), read from the order log to fill a gap: PostgreSQL refuses its notification, {Cause}. " +
+                    "The order's later events are stored without it; its own record is dead-lettered when it arrives",
+                    e.EventId, e.EventType, e.Version, e.OrderId, DatabaseOutage.Describe(refusal));
         }
 
         return accepted;
