@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Npgsql;
 using OrderEvents.Infrastructure.Kafka;
 using OrderEvents.Tests.Support;
 using Xunit.Abstractions;
@@ -54,7 +55,7 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output)
         IReadOnlyCollection<long> accepted;
         await using (var app = await AppProcess.ServeAsync(settings, "app", output))
         {
-            accepted = await BurstThenKill(app, await Tokens(app));
+            accepted = await BurstThenKill(app, await Tokens(app), log);
         }
 
         await AssertWorkWasPending(log);
@@ -77,10 +78,10 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output)
         var service = await PublishedApp.AssemblyPathAsync();
 
         IReadOnlyCollection<long> accepted;
-        await using (var app = await AppProcess.ServeAsync(settings, "app", output, assembly: service))
+        await using (var app = await AppProcess.ServeAsync(Named(settings, Killed), "app", output, assembly: service))
         {
             // Killed at a moment the outbox holds envelopes: the restart must have something of its own to send.
-            accepted = await BurstThenKill(app, await Tokens(app), killWhen: async () => await log.UnsentOutbox() > 0);
+            accepted = await BurstThenKill(app, await Tokens(app), log, killWhen: async () => await log.UnsentOutbox() > 0);
         }
 
         await AssertWorkWasPending(log);
@@ -108,7 +109,7 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output)
         var service = await PublishedApp.AssemblyPathAsync();
 
         await using var survivor = await AppProcess.ServeAsync(settings, "survivor", output, assembly: service);
-        await using var victim = await AppProcess.ServeAsync(settings, "victim", output, assembly: service);
+        await using var victim = await AppProcess.ServeAsync(Named(settings, Killed), "victim", output, assembly: service);
         var victimNode = await victim.WolverineNodeNumberAsync(TimeSpan.FromSeconds(30));
         (await survivor.WolverineNodeNumberAsync(TimeSpan.FromSeconds(30))).ShouldNotBe(victimNode);
         var tokens = await Tokens(survivor);
@@ -117,7 +118,7 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output)
         var survivorAccepted = new ConcurrentBag<long>();
         var survivorLoad = Burst(survivor, tokens, KillAfter, survivorAccepted.Add);
         // Killed at a moment its outbox holds envelopes of its own: the takeover must have something to send.
-        var victimAccepted = await BurstThenKill(victim, tokens, killWhen: async () => (await log.OutboxOwnedBy(victimNode)).Count > 0);
+        var victimAccepted = await BurstThenKill(victim, tokens, log, killWhen: async () => (await log.OutboxOwnedBy(victimNode)).Count > 0);
         var killedAt = DateTime.UtcNow;
         // The victim's own unsent envelopes, read before the survivor can declare it dead (its heartbeat must be 1.5 s late).
         var victimOutbox = await log.OutboxOwnedBy(victimNode);
@@ -185,6 +186,18 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output)
         return settings;
     }
 
+    /// <summary>The PostgreSQL application name of the app that is killed on a condition (<see cref="BurstThenKill"/>).</summary>
+    private const string Killed = "orderevents-killed-app";
+
+    /// <summary>These settings, with the app's PostgreSQL sessions named <paramref name="applicationName"/>.</summary>
+    private static Dictionary<string, string?> Named(IReadOnlyDictionary<string, string?> settings, string applicationName) => new(settings)
+    {
+        ["ConnectionStrings__Postgres"] = new NpgsqlConnectionStringBuilder(settings["ConnectionStrings__Postgres"])
+        {
+            ApplicationName = applicationName,
+        }.ConnectionString,
+    };
+
     private Task<AppProcess> Restart(IReadOnlyDictionary<string, string?> settings, out DateTime restartedAt, string? assembly = null)
     {
         restartedAt = DateTime.UtcNow;
@@ -200,11 +213,12 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output)
 
     /// <summary>
     /// Places orders 16 at a time and SIGKILLs the app the moment <see cref="KillAfter"/> of them were answered 201 (and,
-    /// when given, <paramref name="killWhen"/> holds: polled while the burst goes on). Returns the id of every order
-    /// answered 201, including those of requests in flight at the kill that still got their answer. Fails when the burst
-    /// ends without N orders accepted (the kill would not have been under load).
+    /// when given, <paramref name="killWhen"/> holds while the app is frozen, <see cref="HoldsFrozen"/>). Returns the id of
+    /// every order answered 201, including those of requests in flight at the kill that still got their answer. Fails
+    /// when the burst ends without N orders accepted (the kill would not have been under load).
     /// </summary>
-    private async Task<IReadOnlyCollection<long>> BurstThenKill(AppProcess app, IReadOnlyList<string> tokens, Func<Task<bool>>? killWhen = null)
+    private async Task<IReadOnlyCollection<long>> BurstThenKill(
+        AppProcess app, IReadOnlyList<string> tokens, EventLog log, Func<Task<bool>>? killWhen = null)
     {
         var accepted = new ConcurrentBag<long>();
         var count = 0;
@@ -213,7 +227,7 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output)
         var kill = Task.Run(async () =>
         {
             await enough.Task;
-            while (killWhen is not null && !Volatile.Read(ref burstOver) && !await killWhen()) { }
+            while (killWhen is not null && !Volatile.Read(ref burstOver) && !await HoldsFrozen(app, log, killWhen)) { }
             await app.KillAsync();
         });
         // Waiting for a condition (envelopes in the outbox, which an idle machine sends within milliseconds), the burst
@@ -230,6 +244,21 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output)
         app.HasExited.ShouldBeTrue();
         output.WriteLine($"{app.Name}: killed once {KillAfter} orders were answered 201; {accepted.Count} answered 201 in all");
         return accepted.ToList();
+    }
+
+    /// <summary>
+    /// Whether <paramref name="condition"/> holds with the app frozen (SIGSTOP) and every statement it had sent finished;
+    /// if not, the app runs on (SIGCONT). Seen while it runs, an envelope in the outbox can be sent and deleted before the
+    /// SIGKILL lands (with a 10 ms outbox window, CI saw exactly that); seen frozen, it is still there at the kill.
+    /// </summary>
+    private static async Task<bool> HoldsFrozen(AppProcess app, EventLog log, Func<Task<bool>> condition)
+    {
+        if (!await condition()) return false;
+        app.Freeze();
+        // A frozen app's statement that waits on a lock its own open transaction holds never finishes: thaw and retry.
+        if (await log.WaitUntilNoStatementRuns(Killed, TimeSpan.FromSeconds(2)) && await condition()) return true;
+        app.Thaw();
+        return false;
     }
 
     /// <summary>Places up to <paramref name="count"/> orders, 16 at a time, until they are placed or the app is gone.</summary>

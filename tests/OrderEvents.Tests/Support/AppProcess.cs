@@ -289,6 +289,12 @@ public sealed class AppProcess : IAsyncDisposable
         Running.TryRemove(this, out _);
     }
 
+    /// <summary>SIGSTOP: the app runs no more code (sends nothing, commits nothing new) until <see cref="Thaw"/> or a kill.</summary>
+    public void Freeze() => Signal("STOP");
+
+    /// <summary>SIGCONT: a frozen app runs on.</summary>
+    public void Thaw() => Signal("CONT");
+
     /// <summary>Sends a signal (SIGTERM, as `docker stop` or systemd; SIGINT, as Ctrl+C) and returns at once.</summary>
     public void Signal(string signal)
     {
