@@ -128,8 +128,9 @@ public static class MessagingSetup
             .CustomizeOutgoingMessagesOfType<OrderEvent>((envelope, orderEvent) => envelope.PartitionKey = orderEvent.OrderId.ToString())
             .UseDurableOutbox()
             .UseInterop((_, mapper) => mapper.PropagateW3CTraceContext())
-            // One batch in flight at a time: 10 ms lets a burst's batches fill (5 ms did not) for up to 10 ms of latency
-            // (docs/benchmarks.md: 20 ms cost ~10 ms of lag p99 at 300/s and bought nothing measurable).
+            // One batch in flight at a time: 10 ms lets a burst's batches fill for up to 10 ms of latency (docs/benchmarks.md:
+            // 20 ms cost ~10 ms of lag p99 at 300/s and bought nothing; at 5 ms the batches queued behind the send and the
+            // lag grew through half of the bursts measured).
             .MessageBatchTimeout(10.Milliseconds())
             .MessageBatchSize(500)
             .ExternallyOwned();
