@@ -31,7 +31,7 @@ public sealed class NodeLivenessTests(ITestOutputHelper output)
     {
         await using var pair = await Pair.StartAsync(output);
 
-        pair.Other.Signal("STOP");
+        pair.Other.Freeze();
         try
         {
             // Wolverine ejects it once its heartbeat is 2 s old on two health checks in a row; a liveness probe that
@@ -41,7 +41,7 @@ public sealed class NodeLivenessTests(ITestOutputHelper output)
         }
         finally
         {
-            pair.Other.Signal("CONT");
+            pair.Other.Thaw();
         }
     }
 
