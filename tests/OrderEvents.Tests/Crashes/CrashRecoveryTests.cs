@@ -256,7 +256,7 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output)
         if (!await condition()) return false;
         app.Freeze();
         // A frozen app's statement that waits on a lock its own open transaction holds never finishes: thaw and retry.
-        if (await log.WaitUntilNoStatementRuns(Killed, TimeSpan.FromSeconds(2)) && await condition()) return true;
+        if (await WaitFor(() => log.NoStatementRuns(Killed), DateTime.UtcNow, TimeSpan.FromSeconds(2)) is not null && await condition()) return true;
         app.Thaw();
         return false;
     }
@@ -306,9 +306,10 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output)
         (await log.Orphans()).ShouldBe(0, "a notification without a logged event");
     }
 
-    private static async Task<TimeSpan?> WaitFor(Func<Task<bool>> condition, DateTime since)
+    /// <summary>How long after <paramref name="since"/> the condition held, or null at the deadline (default <see cref="RecoveryDeadline"/>).</summary>
+    private static async Task<TimeSpan?> WaitFor(Func<Task<bool>> condition, DateTime since, TimeSpan? deadline = null)
     {
-        while (DateTime.UtcNow - since < RecoveryDeadline)
+        while (DateTime.UtcNow - since < (deadline ?? RecoveryDeadline))
         {
             if (await condition()) return DateTime.UtcNow - since;
             await Task.Delay(100); // polling interval of an external condition

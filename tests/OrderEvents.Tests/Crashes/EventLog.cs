@@ -68,22 +68,12 @@ public sealed class EventLog(string connectionString)
         "where n.order_id = s.id::bigint and n.type = 'ORDER_CREATED') <> 1");
 
     /// <summary>
-    /// Waits until no session named <paramref name="applicationName"/> runs a statement, and says whether that came within
-    /// <paramref name="deadline"/>. For a frozen app: what it sent before the freeze has then finished (its open
-    /// transactions stay open, and a kill rolls them back), so nothing it does can change the database any more.
+    /// Whether no session named <paramref name="applicationName"/> runs a statement. For a frozen app: what it sent
+    /// before the freeze has finished (its open transactions stay open, and a kill rolls them back), so nothing it does
+    /// can change the database any more.
     /// </summary>
-    public async Task<bool> WaitUntilNoStatementRuns(string applicationName, TimeSpan deadline)
-    {
-        var since = DateTime.UtcNow;
-        while (DateTime.UtcNow - since < deadline)
-        {
-            var running = await Count(
-                $"select count(*) from pg_stat_activity where application_name = '{applicationName}' and state = 'active'");
-            if (running == 0) return true;
-        }
-
-        return false;
-    }
+    public async Task<bool> NoStatementRuns(string applicationName) => await Count(
+        $"select count(*) from pg_stat_activity where application_name = '{applicationName}' and state = 'active'") == 0;
 
     /// <summary>Waits until every logged event has its notification; returns how long that took, or null at the deadline.</summary>
     public async Task<TimeSpan?> WaitUntilEveryEventIsNotified(DateTime since, TimeSpan deadline)
